@@ -1,0 +1,87 @@
+/**
+ * The stable, machine-readable error codes of the product and the HTTP status each maps to.
+ * Pure (no I/O, no Node imports): usable from workflow code, activities and the HTTP layer alike.
+ */
+export const errorStatus = {
+  // client mistakes in the request itself
+  validation_failed: 400,
+  invalid_json: 400,
+  idempotency_key_missing: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+
+  // resources
+  organization_not_found: 404,
+  plan_not_found: 404,
+  customer_not_found: 404,
+  subscription_not_found: 404,
+  credit_pack_not_found: 404,
+  purchase_not_found: 404,
+
+  // conflicts
+  credit_pack_name_taken: 409,
+  plan_name_taken: 409,
+  credit_pack_archived: 409,
+  stripe_customer_taken: 409,
+  subscription_exists: 409,
+  purchase_not_cancelable: 409,
+  idempotency_key_reused: 422,
+
+  // eligibility (DESIGN §2)
+  plan_not_credits_based: 422,
+  pack_not_visible: 422,
+  subscription_inactive: 422,
+  subscription_past_due: 422,
+  subscription_canceled: 422,
+  subscription_ended: 422,
+  quantity_exceeds_limit: 422,
+  no_payment_method: 422,
+
+  // payment outcomes
+  card_declined: 402,
+  authentication_required: 402,
+  payment_failed: 402,
+
+  // ours
+  internal_error: 500,
+  service_unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export const errorCodes = Object.keys(errorStatus) as ErrorCode[];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorStatus, value);
+}
+
+export function httpStatusFor(code: ErrorCode): number {
+  return errorStatus[code];
+}
+
+/** A failure with a stable code, safe to show to the caller (the message must not leak secrets). */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = errorStatus[code];
+  }
+
+  toBody(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

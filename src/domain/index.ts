@@ -1,0 +1,4 @@
+export * from './catalog';
+export * from './eligibility';
+export * from './errors';
+export * from './purchase-states';

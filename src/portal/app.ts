@@ -1,0 +1,146 @@
+import swagger from '@fastify/swagger';
+import {
+  registerAjvFormats,
+  type TypeBoxTypeProvider,
+  TypeBoxValidatorCompiler,
+} from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from '../config';
+import type { Sql } from '../db/client';
+import { errorCodes } from '../domain/errors';
+import { envelope } from './context';
+import { installErrorHandling, sendError } from './errors';
+import { adminRoutes, platformRoutes } from './routes/admin';
+import { portalRoutes } from './routes/portal';
+import { ErrorBody } from './schemas';
+
+/** One named readiness probe; throws (or rejects) when the dependency is not reachable. */
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<unknown>;
+}
+
+export interface BuildAppOptions {
+  config: Config;
+  sql: Sql;
+  /** extra /readyz probes beyond Postgres (e.g. Temporal) */
+  readinessChecks?: ReadinessCheck[];
+  /** Fastify logger option; defaults to pino at config.LOG_LEVEL */
+  logger?: FastifyServerOptions['logger'];
+  /** request body limit in bytes (default 64 KiB) */
+  bodyLimit?: number;
+}
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+const READINESS_TIMEOUT_MS = 2_000;
+
+let formatsRegistered = false;
+
+/** The HTTP API of DESIGN §8 (not listening; call `.listen()` or `.inject()`). */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, sql } = options;
+  if (!formatsRegistered) {
+    registerAjvFormats();
+    formatsRegistered = true;
+  }
+
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization'],
+    },
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // unknown route segments stay 404; ids are case-sensitive
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // TypeBox validates (no coercion of bodies; query/params are converted from strings).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Response schemas document the API; bodies are serialized as-is (no silent field stripping).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // JSON only: text/plain and everything else answer 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('organizationId', null);
+  app.decorateRequest('portalSession', null);
+  app.addSchema(ErrorBody);
+  installErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Credit packs API',
+        version: '1.0.0',
+        description: `Admin and customer-portal API of the credit-pack product. Amounts are in cents (usd). Every answer is { success, data } or { success: false, error: { code, message } }; error codes: ${errorCodes.join(', ')}.`,
+      },
+      components: {
+        securitySchemes: {
+          platformToken: { type: 'http', scheme: 'bearer', description: 'PLATFORM_ADMIN_TOKEN' },
+          organizationApiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'organization API key (orgkey_…)',
+          },
+          portalSession: { type: 'http', scheme: 'bearer', description: 'portal session token (pst_…)' },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}`,
+    },
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness' } }, async () =>
+    envelope({ status: 'ok' }),
+  );
+
+  const checks: ReadinessCheck[] = [
+    { name: 'postgres', check: () => sql`select 1` },
+    ...(options.readinessChecks ?? []),
+  ];
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: Postgres (and any configured dependency) reachable',
+      },
+    },
+    async (request, reply) => {
+      const results = await Promise.all(
+        checks.map(async ({ name, check }) => {
+          try {
+            await withTimeout(check(), READINESS_TIMEOUT_MS);
+            return { name, ok: true };
+          } catch (error) {
+            request.log.warn({ err: error, check: name }, 'readiness check failed');
+            return { name, ok: false };
+          }
+        }),
+      );
+      const failed = results.filter((r) => !r.ok).map((r) => r.name);
+      if (failed.length > 0)
+        return sendError(reply, 'service_unavailable', `Not ready: ${failed.join(', ')} unreachable.`);
+      return envelope({ status: 'ready', checks: Object.fromEntries(results.map((r) => [r.name, 'ok'])) });
+    },
+  );
+
+  const deps = { config, sql };
+  await app.register(platformRoutes, deps);
+  await app.register(adminRoutes, deps);
+  await app.register(portalRoutes, deps);
+
+  return app;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,418 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import {
+  createCustomer,
+  createOrganization,
+  createPlan,
+  createSubscription,
+  findOrganizationByApiKey,
+  getCustomer,
+  getPlan,
+  getSubscription,
+  listCustomers,
+  listPlans,
+  listSubscriptions,
+  updateSubscription,
+} from '../../db/billing';
+import {
+  archiveCreditPack,
+  createCreditPack,
+  getCreditPack,
+  listCreditPacks,
+  updateCreditPack,
+} from '../../db/credit-packs';
+import { API_KEY_PREFIX, safeEqual } from '../../db/ids';
+import { getBalance, getCustomerPurchase, listPurchases, toAdminPurchase } from '../../db/purchases';
+import { AppError } from '../../domain/errors';
+import { bearerToken, issuePortalToken } from '../auth';
+import { envelope, orgOf, type RouteDeps } from '../context';
+import * as S from '../schemas';
+
+const adminSecurity = [{ organizationApiKey: [] }];
+
+/** POST /v1/organizations: the platform operator's one route. */
+export const platformRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql }) => {
+  app.addHook('onRequest', async (request) => {
+    const token = bearerToken(request);
+    if (!safeEqual(token, config.PLATFORM_ADMIN_TOKEN))
+      throw new AppError('unauthorized', 'Invalid platform token.');
+  });
+
+  app.post(
+    '/v1/organizations',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Create an organization (returns its API key once)',
+        security: [{ platformToken: [] }],
+        body: S.CreateOrganizationBody,
+        response: S.responses(201, S.CreatedOrganization),
+      },
+    },
+    async (request, reply) => {
+      const created = await createOrganization(sql, { name: request.body.name.trim() });
+      return reply.status(201).send(envelope(created));
+    },
+  );
+};
+
+/** Admin routes, authenticated by an organization API key and scoped to that organization. */
+export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql }) => {
+  app.addHook('onRequest', async (request) => {
+    const token = bearerToken(request);
+    const org = token.startsWith(API_KEY_PREFIX) ? await findOrganizationByApiKey(sql, token) : null;
+    if (!org) throw new AppError('unauthorized', 'Invalid API key.');
+    request.organizationId = org.id;
+  });
+
+  // ---------------------------------------------------------------- credit packs
+  app.post(
+    '/v1/credit-packs',
+    {
+      schema: {
+        tags: ['credit packs'],
+        summary: 'Create a credit pack',
+        security: adminSecurity,
+        body: S.CreateCreditPackBody,
+        response: S.responses(201, S.CreditPack),
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const pack = await createCreditPack(sql, orgOf(request), {
+        name: b.name.trim(),
+        description: b.description ?? null,
+        credits: b.credits,
+        price: b.price,
+        visibility: b.visibility ?? { type: 'all_credits_plans' },
+      });
+      return reply.status(201).send(envelope(pack));
+    },
+  );
+
+  app.get(
+    '/v1/credit-packs',
+    {
+      schema: {
+        tags: ['credit packs'],
+        summary: 'List credit packs (archived included unless filtered)',
+        security: adminSecurity,
+        querystring: S.CreditPackQuery,
+        response: S.responses(200, Type.Array(S.CreditPack)),
+      },
+    },
+    async (request) =>
+      envelope(await listCreditPacks(sql, orgOf(request), { archived: request.query.archived })),
+  );
+
+  app.get(
+    '/v1/credit-packs/:id',
+    {
+      schema: {
+        tags: ['credit packs'],
+        summary: 'Get a credit pack',
+        security: adminSecurity,
+        params: S.IdParams('cpk'),
+        response: S.responses(200, S.CreditPack),
+      },
+    },
+    async (request) => envelope(await getCreditPack(sql, orgOf(request), request.params.id)),
+  );
+
+  app.patch(
+    '/v1/credit-packs/:id',
+    {
+      schema: {
+        tags: ['credit packs'],
+        summary: 'Update a credit pack (existing purchases keep their snapshot)',
+        security: adminSecurity,
+        params: S.IdParams('cpk'),
+        body: S.UpdateCreditPackBody,
+        response: S.responses(200, S.CreditPack),
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      return envelope(
+        await updateCreditPack(sql, orgOf(request), request.params.id, {
+          name: b.name?.trim(),
+          description: b.description,
+          credits: b.credits,
+          price: b.price,
+          visibility: b.visibility,
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/credit-packs/:id/archive',
+    {
+      schema: {
+        tags: ['credit packs'],
+        summary: 'Archive a credit pack (idempotent; no new purchases, history kept)',
+        security: adminSecurity,
+        params: S.IdParams('cpk'),
+        response: S.responses(200, S.CreditPack),
+      },
+    },
+    async (request) => envelope(await archiveCreditPack(sql, orgOf(request), request.params.id)),
+  );
+
+  // ---------------------------------------------------------------- plans
+  app.post(
+    '/v1/plans',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'Create a plan',
+        security: adminSecurity,
+        body: S.CreatePlanBody,
+        response: S.responses(201, S.Plan),
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const plan = await createPlan(sql, orgOf(request), {
+        name: b.name.trim(),
+        consumptionModel: b.consumptionModel,
+        isFree: b.isFree ?? false,
+        includedCredits: b.includedCredits ?? 0,
+      });
+      return reply.status(201).send(envelope(plan));
+    },
+  );
+
+  app.get(
+    '/v1/plans',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'List plans',
+        security: adminSecurity,
+        querystring: S.NoQuery,
+        response: S.responses(200, Type.Array(S.Plan)),
+      },
+    },
+    async (request) => envelope(await listPlans(sql, orgOf(request))),
+  );
+
+  app.get(
+    '/v1/plans/:id',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'Get a plan',
+        security: adminSecurity,
+        params: S.IdParams('pln'),
+        response: S.responses(200, S.Plan),
+      },
+    },
+    async (request) => envelope(await getPlan(sql, orgOf(request), request.params.id)),
+  );
+
+  // ---------------------------------------------------------------- customers
+  app.post(
+    '/v1/customers',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'Create a customer (optionally linked to an existing Stripe customer)',
+        security: adminSecurity,
+        body: S.CreateCustomerBody,
+        response: S.responses(201, S.Customer),
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const customer = await createCustomer(sql, orgOf(request), {
+        email: b.email,
+        name: b.name.trim(),
+        stripeCustomerId: b.stripeCustomerId ?? null,
+        defaultPaymentMethodId: b.defaultPaymentMethodId ?? null,
+      });
+      return reply.status(201).send(envelope(customer));
+    },
+  );
+
+  app.get(
+    '/v1/customers',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'List customers',
+        security: adminSecurity,
+        querystring: Type.Object({ limit: Type.Optional(S.Limit) }, { additionalProperties: false }),
+        response: S.responses(200, Type.Array(S.Customer)),
+      },
+    },
+    async (request) => envelope(await listCustomers(sql, orgOf(request), request.query.limit ?? 100)),
+  );
+
+  app.get(
+    '/v1/customers/:id',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'Get a customer',
+        security: adminSecurity,
+        params: S.IdParams('cus'),
+        response: S.responses(200, S.Customer),
+      },
+    },
+    async (request) => envelope(await getCustomer(sql, orgOf(request), request.params.id)),
+  );
+
+  app.get(
+    '/v1/customers/:id/balance',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: "A customer's credit balance (plan and purchased credits apart)",
+        security: adminSecurity,
+        params: S.IdParams('cus'),
+        response: S.responses(200, S.Balance),
+      },
+    },
+    async (request) => {
+      const organizationId = orgOf(request);
+      await getCustomer(sql, organizationId, request.params.id);
+      return envelope(await getBalance(sql, { organizationId, customerId: request.params.id }));
+    },
+  );
+
+  // ---------------------------------------------------------------- subscriptions
+  app.post(
+    '/v1/subscriptions',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'Create a subscription (status defaults to active)',
+        security: adminSecurity,
+        body: S.CreateSubscriptionBody,
+        response: S.responses(201, S.Subscription),
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const subscription = await createSubscription(sql, orgOf(request), {
+        customerId: b.customerId,
+        planId: b.planId,
+        status: b.status ?? 'active',
+      });
+      return reply.status(201).send(envelope(subscription));
+    },
+  );
+
+  app.get(
+    '/v1/subscriptions',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'List subscriptions',
+        security: adminSecurity,
+        querystring: S.SubscriptionQuery,
+        response: S.responses(200, Type.Array(S.Subscription)),
+      },
+    },
+    async (request) => envelope(await listSubscriptions(sql, orgOf(request), request.query)),
+  );
+
+  app.get(
+    '/v1/subscriptions/:id',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: 'Get a subscription',
+        security: adminSecurity,
+        params: S.IdParams('sub'),
+        response: S.responses(200, S.Subscription),
+      },
+    },
+    async (request) => envelope(await getSubscription(sql, orgOf(request), request.params.id)),
+  );
+
+  app.patch(
+    '/v1/subscriptions/:id',
+    {
+      schema: {
+        tags: ['billing data'],
+        summary: "Change a subscription's status or plan",
+        security: adminSecurity,
+        params: S.IdParams('sub'),
+        body: S.UpdateSubscriptionBody,
+        response: S.responses(200, S.Subscription),
+      },
+    },
+    async (request) =>
+      envelope(await updateSubscription(sql, orgOf(request), request.params.id, request.body)),
+  );
+
+  // ---------------------------------------------------------------- portal sessions
+  app.post(
+    '/v1/portal-sessions',
+    {
+      schema: {
+        tags: ['portal sessions'],
+        summary: 'Create a short-lived portal session for one customer',
+        security: adminSecurity,
+        body: S.CreatePortalSessionBody,
+        response: S.responses(201, S.PortalSession),
+      },
+    },
+    async (request, reply) => {
+      const organizationId = orgOf(request);
+      const customer = await getCustomer(sql, organizationId, request.body.customerId);
+      const { token, expiresAt } = issuePortalToken(
+        config.PORTAL_SESSION_SECRET,
+        { organizationId, customerId: customer.id },
+        config.PORTAL_SESSION_TTL_SECONDS,
+      );
+      return reply
+        .status(201)
+        .send(
+          envelope({ token, expiresAt: expiresAt.toISOString(), url: portalLink(config.portalUrl, token) }),
+        );
+    },
+  );
+
+  // ---------------------------------------------------------------- purchases
+  app.get(
+    '/v1/purchases',
+    {
+      schema: {
+        tags: ['purchases'],
+        summary: 'Purchases of the organization, newest first',
+        security: adminSecurity,
+        querystring: S.AdminPurchaseQuery,
+        response: S.responses(200, Type.Array(S.AdminPurchase)),
+      },
+    },
+    async (request) =>
+      envelope((await listPurchases(sql, orgOf(request), request.query)).map(toAdminPurchase)),
+  );
+
+  app.get(
+    '/v1/purchases/:id',
+    {
+      schema: {
+        tags: ['purchases'],
+        summary: 'Get a purchase',
+        security: adminSecurity,
+        params: S.IdParams('pur'),
+        response: S.responses(200, S.AdminPurchase),
+      },
+    },
+    async (request) =>
+      envelope(
+        toAdminPurchase(
+          await getCustomerPurchase(sql, { organizationId: orgOf(request), purchaseId: request.params.id }),
+        ),
+      ),
+  );
+};
+
+/** The portal page link; the token rides in the fragment so it never reaches server logs or Referer headers. */
+export function portalLink(portalUrl: string, token: string): string {
+  return `${portalUrl}/portal#token=${encodeURIComponent(token)}`;
+}
