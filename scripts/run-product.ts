@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, loadConfig } from '../src/config';
+import { PROJECT_ROOT } from './stack/paths';
+import { StackError, stackDown, stackUp, stackUrls } from './stack/stack';
+
+/**
+ * `npm start`: the product in the foreground. Brings the stack up (building what is missing), loads
+ * the demo data, runs the worker and the portal server as child processes, prints every URL, and on
+ * Ctrl-C drains the worker, stops the portal, and stops the stack components this run started.
+ */
+const config = loadConfig({ ...process.env, STACK_PROFILE: 'product' });
+const log = (line: string) => console.log(`[start] ${line}`);
+const children: { name: string; process: ChildProcess; exited: Promise<number | null> }[] = [];
+let stackStarted: string[] = [];
+let stopping = false;
+
+function runChild(name: string, entry: string): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
+    stdio: 'inherit',
+    env: { ...process.env, STACK_PROFILE: 'product' },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  children.push({ name, process: child, exited });
+  exited.then((code) => {
+    if (!stopping) {
+      log(`${name} exited unexpectedly (code ${code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(250);
+  }
+  throw new StackError(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+async function shutdown(code: number): Promise<never> {
+  if (stopping) return new Promise(() => {});
+  stopping = true;
+  log('stopping: draining the worker and the portal');
+  for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGTERM');
+  await Promise.race([
+    Promise.all(children.map((c) => c.exited)),
+    sleep(config.WORKER_SHUTDOWN_GRACE_MS + 5_000),
+  ]);
+  for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+  await stackDown(config, log, stackStarted);
+  log('stopped');
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  stackStarted = await stackUp(config, log);
+
+  const demoSummary: string[] = [];
+
+  runChild('worker', 'src/worker.ts');
+  const portalEntry = 'src/portal/server.ts';
+  const hasPortal = existsSync(join(PROJECT_ROOT, portalEntry));
+  if (hasPortal) {
+    runChild('portal', portalEntry);
+    await waitForHttp(`${config.portalUrl}/healthz`, 30_000);
+  }
+
+  const urls: Record<string, string> = { ...stackUrls(config) };
+  if (hasPortal) {
+    urls.Portal = `${config.portalUrl}/portal`;
+    urls['HTTP API'] = `${config.portalUrl}/v1`;
+    urls.OpenAPI = `${config.portalUrl}/openapi.json`;
+  }
+  if (config.metricsUrl) urls['Worker metrics'] = config.metricsUrl;
+  console.log('\n  Credit-pack purchase worker is running.\n');
+  for (const [name, url] of Object.entries(urls)) console.log(`  ${name.padEnd(18)} ${url}`);
+  for (const line of demoSummary) console.log(`  ${line}`);
+  console.log('\n  Press Ctrl-C to stop everything.\n');
+}
+
+main().catch(async (error) => {
+  console.error(
+    error instanceof StackError || error instanceof ConfigError ? `error: ${error.message}` : error,
+  );
+  await shutdown(1);
+});

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import type { Config } from '../../src/config';
+import type { Component } from './component';
+import { componentDir } from './paths';
+import {
+  isAlive,
+  portOpen,
+  readPid,
+  removeFile,
+  StackError,
+  spawnDetached,
+  stopProcessGroup,
+  waitUntil,
+} from './processes';
+
+export interface ManagedProcessSpec {
+  name: string;
+  enabled(config: Config): boolean;
+  host(config: Config): string;
+  /** Every port it listens on; each must be free before start. */
+  ports(config: Config): number[];
+  /** Resolves the binary (building it if needed) and its arguments. */
+  command(
+    config: Config,
+    log: (line: string) => void,
+  ): { command: string; args: string[]; env?: NodeJS.ProcessEnv };
+  ready(config: Config): Promise<boolean>;
+  readyTimeoutMs: number;
+  /** Runs once after it is ready, each time `up` started it. */
+  afterStart?(config: Config, log: (line: string) => void): Promise<void>;
+  urls(config: Config): Record<string, string>;
+}
+
+/**
+ * A component that is a long-running child process we spawn ourselves, tracked by a pid file in its
+ * component directory. A port held by anything else is an error, never silently shared.
+ */
+export function managedProcess(spec: ManagedProcessSpec): Component {
+  const pidFile = (config: Config) => join(componentDir(config, spec.name), 'pid');
+  const logFile = (config: Config) => join(componentDir(config, spec.name), `${spec.name}.log`);
+  const ourPid = (config: Config) => {
+    const pid = readPid(pidFile(config));
+    return pid !== null && isAlive(pid) ? pid : null;
+  };
+
+  return {
+    name: spec.name,
+    enabled: spec.enabled,
+    urls: spec.urls,
+
+    async up(config, log) {
+      const running = ourPid(config);
+      if (running !== null) {
+        await waitUntil(spec.name, () => spec.ready(config), {
+          timeoutMs: spec.readyTimeoutMs,
+          logFile: logFile(config),
+        });
+        return false;
+      }
+      removeFile(pidFile(config));
+      for (const port of spec.ports(config)) {
+        if (await portOpen(spec.host(config), port)) {
+          throw new StackError(
+            `${spec.name}: port ${spec.host(config)}:${port} is taken by another process; stop it or choose another port (see .env.example)`,
+          );
+        }
+      }
+      const { command, args, env } = spec.command(config, log);
+      const pid = spawnDetached({ command, args, env, logFile: logFile(config), pidFile: pidFile(config) });
+      try {
+        await waitUntil(spec.name, async () => isAlive(pid) && (await spec.ready(config)), {
+          timeoutMs: spec.readyTimeoutMs,
+          logFile: logFile(config),
+        });
+      } catch (error) {
+        await stopProcessGroup(pid, 2_000);
+        removeFile(pidFile(config));
+        throw error;
+      }
+      await spec.afterStart?.(config, log);
+      log(`${spec.name} started (pid ${pid}, log ${logFile(config)})`);
+      return true;
+    },
+
+    async down(config, log) {
+      const pid = ourPid(config);
+      if (pid !== null) {
+        await stopProcessGroup(pid);
+        log(`${spec.name} stopped (pid ${pid})`);
+      }
+      removeFile(pidFile(config));
+    },
+
+    async status(config) {
+      const pid = ourPid(config);
+      if (pid !== null) return { state: 'running', detail: `pid ${pid}` };
+      const taken = await Promise.all(spec.ports(config).map((p) => portOpen(spec.host(config), p)));
+      return taken.some(Boolean)
+        ? { state: 'external', detail: 'its port is held by a process this project did not start' }
+        : { state: 'stopped', detail: '' };
+    },
+  };
+}

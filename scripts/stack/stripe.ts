@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { managedProcess } from './managed-process';
+import { PROJECT_ROOT } from './paths';
+import { portOpen } from './processes';
+import { ensureStripeMock } from './tools';
+
+const EMULATOR_MAIN = join(PROJECT_ROOT, 'tools', 'stripe-emulator', 'main.ts');
+
+/** The project's Stripe emulator (tools/stripe-emulator): used unless a real sk_test_ key is configured. */
+export const stripeEmulator = managedProcess({
+  name: 'stripe-emulator',
+  enabled: (config) => !config.stripeIsReal && existsSync(EMULATOR_MAIN),
+  host: (config) => config.BIND_HOST,
+  ports: (config) => [config.STRIPE_EMULATOR_PORT],
+  readyTimeoutMs: 30_000,
+  command: (config) => ({
+    command: process.execPath,
+    args: ['--import', 'tsx', EMULATOR_MAIN],
+    env: { ...process.env, STACK_PROFILE: config.STACK_PROFILE },
+  }),
+  ready: async (config) => {
+    const response = await fetch(`${config.stripeEmulatorUrl}/_emulator/health`, {
+      signal: AbortSignal.timeout(1_000),
+    });
+    return response.ok;
+  },
+  urls: (config) => ({ 'Stripe emulator': config.stripeEmulatorUrl }),
+});
+
+/** Stripe's own stripe-mock, for request-shape fidelity checks: tests only. */
+export const stripeMock = managedProcess({
+  name: 'stripe-mock',
+  enabled: (config) => config.STACK_PROFILE === 'test',
+  host: (config) => config.BIND_HOST,
+  ports: (config) => [config.STRIPE_MOCK_PORT],
+  readyTimeoutMs: 30_000,
+  command: (config, log) => ({
+    command: ensureStripeMock(config, log),
+    args: ['-http-addr', `${config.BIND_HOST}:${config.STRIPE_MOCK_PORT}`],
+  }),
+  ready: (config) => portOpen(config.BIND_HOST, config.STRIPE_MOCK_PORT),
+  urls: (config) => ({ 'stripe-mock': config.stripeMockUrl }),
+});

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: dependencies, typecheck, lint, then every vitest suite against the real
+# stack (brought up by test/global-setup.ts and stopped afterwards). Vitest's summary is the last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh
+echo "[test] typecheck (tsc --noEmit)"
+npx tsc --noEmit
+echo "[test] lint (biome ci)"
+npx biome ci --reporter=summary .
+echo "[test] vitest"
+exec npx vitest run "$@"

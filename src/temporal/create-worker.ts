@@ -1,0 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Activities } from '../activities';
+import type { Config } from '../config';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface CreateWorkerOptions {
+  config: Config;
+  connection: NativeConnection;
+  activities: Activities;
+  /** A pre-built bundle (tests build it once per file); otherwise the worker bundles WORKFLOWS_PATH. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  taskQueue?: string;
+}
+
+/**
+ * The one way a worker is made, in production and in tests: explicit slot and cache limits and a
+ * non-zero shutdown grace time, so SIGTERM lets running activities finish (or heartbeat-cancel).
+ */
+export function createWorker({
+  config,
+  connection,
+  activities,
+  workflowBundle,
+  taskQueue,
+}: CreateWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+  });
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import type { Config } from '../../src/config';
+import type { Sql } from '../../src/db/client';
+import { createWorker, WORKFLOWS_PATH } from '../../src/temporal/create-worker';
+
+let bundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | undefined;
+
+/** The workflow bundle, built once per test file (webpack takes a few seconds). */
+export function workflowBundle() {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
+  return bundle;
+}
+
+const noop = () => {};
+const silentLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+
+export interface TestTemporal {
+  client: Client;
+  taskQueue: string;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/**
+ * A real worker, made by the project's own `createWorker`, on a task queue unique to the caller so
+ * test files running in parallel never pick up each other's workflows.
+ */
+export async function startTestWorker(config: Config, sql: Sql): Promise<TestTemporal> {
+  const taskQueue = `test-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createWorker({
+    config,
+    connection: nativeConnection,
+    activities: createActivities({ config, sql }),
+    workflowBundle: await workflowBundle(),
+    taskQueue,
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return {
+    client,
+    taskQueue,
+    worker,
+    async close() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
