@@ -149,7 +149,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stripeMockUrl: `http://${host}:${e.STRIPE_MOCK_PORT}`,
     stripeIsReal,
     portalUrl: `http://${host}:${e.PORTAL_PORT}`,
-    stripeEmulatorWebhookUrls: (e.STRIPE_EMULATOR_WEBHOOK_URLS ?? `http://${host}:${e.PORTAL_PORT}/v1/stripe/webhooks`)
+    stripeEmulatorWebhookUrls: (
+      e.STRIPE_EMULATOR_WEBHOOK_URLS ?? `http://${host}:${e.PORTAL_PORT}/v1/stripe/webhooks`
+    )
       .split(',')
       .map((u) => u.trim())
       .filter((u) => u !== ''),

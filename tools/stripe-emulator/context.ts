@@ -1,0 +1,62 @@
+import type { Params, Spec } from './params';
+import type { Store } from './state';
+
+export interface RequestContext {
+  store: Store;
+  params: Params;
+  pathParams: Record<string, string>;
+  requestId: string;
+  idempotencyKey: string | null;
+  /** creates an event (`evt_…`), stores it and queues its webhook deliveries (never blocks the response) */
+  emit(type: string, object: unknown, previousAttributes?: Record<string, unknown>): void;
+  /** marks a PaymentIntent as concerned by this request (for the per-PaymentIntent request counter) */
+  touchPaymentIntent(id: string): void;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** e.g. `/v1/payment_intents/:id/confirm` */
+  pattern: string;
+  spec: Spec;
+  handler: (ctx: RequestContext) => unknown;
+}
+
+export interface ListParams {
+  limit?: number;
+  starting_after?: string;
+  ending_before?: string;
+}
+
+export const listSpec: Spec = {
+  limit: { t: 'int', min: 1, max: 100 },
+  starting_after: { t: 'string' },
+  ending_before: { t: 'string' },
+};
+
+/** Stripe's list envelope; `items` in creation order, listed newest first, cursor pagination by id. */
+export function listOf<T extends { id: string }>(items: T[], params: Params, url: string) {
+  let ordered = [...items].reverse();
+  const limit = (params.limit as number | undefined) ?? 10;
+  const after = params.starting_after as string | undefined;
+  const before = params.ending_before as string | undefined;
+  if (after) {
+    const i = ordered.findIndex((x) => x.id === after);
+    ordered = i === -1 ? [] : ordered.slice(i + 1);
+  } else if (before) {
+    const i = ordered.findIndex((x) => x.id === before);
+    ordered = i === -1 ? [] : ordered.slice(Math.max(0, i - limit), i);
+    return { object: 'list' as const, data: ordered, has_more: i - limit > 0, url };
+  }
+  return { object: 'list' as const, data: ordered.slice(0, limit), has_more: ordered.length > limit, url };
+}
+
+export function matchesCreated(created: number, filter: unknown): boolean {
+  if (!filter) return true;
+  const f = filter as { eq?: number; gt?: number; gte?: number; lt?: number; lte?: number };
+  if (f.eq !== undefined && created !== f.eq) return false;
+  if (f.gt !== undefined && !(created > f.gt)) return false;
+  if (f.gte !== undefined && !(created >= f.gte)) return false;
+  if (f.lt !== undefined && !(created < f.lt)) return false;
+  if (f.lte !== undefined && !(created <= f.lte)) return false;
+  return true;
+}

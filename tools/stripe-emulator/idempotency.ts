@@ -1,0 +1,86 @@
+/**
+ * Idempotent requests as Stripe documents them: a POST with an `Idempotency-Key` stores the first response
+ * (status and body, errors included) once the endpoint started executing, and replays it for 24 h with
+ * `Idempotent-Replayed: true`; the same key on another endpoint or with other parameters answers 400
+ * `idempotency_error`; a request while the first one with that key is still running answers 409
+ * `idempotency_key_in_use`. Keys are scoped per API key (per account in Stripe).
+ */
+
+const ttlMs = 24 * 60 * 60 * 1000;
+
+interface Entry {
+  endpoint: string;
+  params: string;
+  state: 'in_flight' | 'done';
+  status: number;
+  body: unknown;
+  requestId: string;
+  createdAt: number;
+}
+
+export type BeginResult =
+  | { kind: 'new' }
+  | { kind: 'replay'; status: number; body: unknown; requestId: string }
+  | { kind: 'in_flight' }
+  | { kind: 'endpoint_mismatch'; endpoint: string }
+  | { kind: 'params_mismatch' };
+
+/** Canonical JSON (sorted keys) so parameter order does not matter. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export class IdempotencyStore {
+  private entries = new Map<string, Entry>();
+
+  private static id(scope: string, key: string): string {
+    return `${scope}\u0000${key}`;
+  }
+
+  begin(scope: string, key: string, endpoint: string, params: string, requestId: string): BeginResult {
+    const id = IdempotencyStore.id(scope, key);
+    const existing = this.entries.get(id);
+    if (existing && Date.now() - existing.createdAt < ttlMs) {
+      if (existing.endpoint !== endpoint) return { kind: 'endpoint_mismatch', endpoint: existing.endpoint };
+      if (existing.params !== params) return { kind: 'params_mismatch' };
+      if (existing.state === 'in_flight') return { kind: 'in_flight' };
+      return { kind: 'replay', status: existing.status, body: existing.body, requestId: existing.requestId };
+    }
+    this.entries.set(id, {
+      endpoint,
+      params,
+      state: 'in_flight',
+      status: 0,
+      body: null,
+      requestId,
+      createdAt: Date.now(),
+    });
+    return { kind: 'new' };
+  }
+
+  complete(scope: string, key: string, status: number, body: unknown): void {
+    const entry = this.entries.get(IdempotencyStore.id(scope, key));
+    if (entry) Object.assign(entry, { state: 'done', status, body });
+  }
+
+  /** Nothing was executed (validation error, injected fault, dropped before): the key stays free. */
+  abandon(scope: string, key: string): void {
+    this.entries.delete(IdempotencyStore.id(scope, key));
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}

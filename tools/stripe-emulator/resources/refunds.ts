@@ -1,0 +1,127 @@
+import { listOf, listSpec, matchesCreated, type Route } from '../context';
+import { invalidRequest, resourceMissing } from '../errors';
+import { newId, nowSeconds } from '../ids';
+import { mergeMetadata } from '../params';
+import { type Charge, clone, type Refund } from '../state';
+import { getCharge, getPaymentIntent } from './payment-intents';
+
+const symbols: Record<string, string> = { usd: '$', eur: '€', gbp: '£', cad: '$', aud: '$' };
+
+function money(amount: number, currency: string): string {
+  const symbol = symbols[currency];
+  const value = (amount / 100).toFixed(2);
+  return symbol ? `${symbol}${value}` : `${value} ${currency.toUpperCase()}`;
+}
+
+export const refundRoutes: Route[] = [
+  {
+    method: 'POST',
+    pattern: '/v1/refunds',
+    spec: {
+      payment_intent: { t: 'string' },
+      charge: { t: 'string' },
+      amount: { t: 'int', min: 1, max: 99_999_999 },
+      reason: { t: 'string', enum: ['duplicate', 'fraudulent', 'requested_by_customer'] },
+      metadata: { t: 'metadata' },
+      refund_application_fee: { t: 'ignored' },
+      reverse_transfer: { t: 'ignored' },
+      instructions_email: { t: 'ignored' },
+    },
+    handler(ctx) {
+      const p = ctx.params as {
+        payment_intent?: string;
+        charge?: string;
+        amount?: number;
+        reason?: string;
+        metadata?: unknown;
+      };
+      let charge: Charge;
+      if (p.payment_intent) {
+        const pi = getPaymentIntent(ctx, p.payment_intent, 'payment_intent');
+        const latest = pi.latest_charge ? ctx.store.charges.get(pi.latest_charge) : undefined;
+        if (pi.status !== 'succeeded' || !latest || latest.status !== 'succeeded') {
+          throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
+            param: 'payment_intent',
+          });
+        }
+        charge = latest;
+        if (p.charge && p.charge !== charge.id) {
+          throw invalidRequest('The charge does not belong to the PaymentIntent.', { param: 'charge' });
+        }
+      } else if (p.charge) {
+        charge = getCharge(ctx.store, p.charge, 'charge');
+        ctx.touchPaymentIntent(charge.payment_intent);
+        if (charge.status !== 'succeeded') {
+          throw invalidRequest(`Charge ${charge.id} has not been captured and cannot be refunded.`, {
+            param: 'charge',
+          });
+        }
+      } else {
+        throw invalidRequest(
+          'One of the following params should be provided for this request: payment_intent or charge.',
+          {
+            code: 'parameter_missing',
+            beforeExecution: true,
+          },
+        );
+      }
+      const remaining = charge.amount_captured - charge.amount_refunded;
+      if (remaining <= 0) {
+        throw invalidRequest(`Charge ${charge.id} has already been refunded.`, {
+          code: 'charge_already_refunded',
+        });
+      }
+      const amount = p.amount ?? remaining;
+      if (amount > remaining) {
+        throw invalidRequest(
+          `Refund amount (${money(amount, charge.currency)}) is greater than unrefunded amount on charge (${money(remaining, charge.currency)})`,
+          { code: 'amount_too_large', param: 'amount' },
+        );
+      }
+      const refund: Refund = {
+        id: newId('re'),
+        object: 'refund',
+        amount,
+        charge: charge.id,
+        created: nowSeconds(),
+        currency: charge.currency,
+        metadata: mergeMetadata({}, p.metadata),
+        payment_intent: charge.payment_intent,
+        reason: p.reason ?? null,
+        status: 'succeeded',
+      };
+      ctx.store.refunds.set(refund.id, refund);
+      const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
+      charge.amount_refunded += amount;
+      charge.refunded = charge.amount_refunded >= charge.amount_captured;
+      ctx.emit('refund.created', clone(refund));
+      ctx.emit('charge.refunded', clone(charge), previous);
+      return refund;
+    },
+  },
+  {
+    method: 'GET',
+    pattern: '/v1/refunds/:id',
+    spec: {},
+    handler(ctx) {
+      const r = ctx.store.refunds.get(ctx.pathParams.id!);
+      if (!r) throw resourceMissing('refund', ctx.pathParams.id!);
+      return r;
+    },
+  },
+  {
+    method: 'GET',
+    pattern: '/v1/refunds',
+    spec: { ...listSpec, payment_intent: { t: 'string' }, charge: { t: 'string' }, created: { t: 'range' } },
+    handler(ctx) {
+      const { payment_intent, charge } = ctx.params as { payment_intent?: string; charge?: string };
+      const all = [...ctx.store.refunds.values()].filter(
+        (r) =>
+          (!payment_intent || r.payment_intent === payment_intent) &&
+          (!charge || r.charge === charge) &&
+          matchesCreated(r.created, ctx.params.created),
+      );
+      return listOf(all, ctx.params, '/v1/refunds');
+    },
+  },
+];

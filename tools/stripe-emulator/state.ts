@@ -1,0 +1,268 @@
+/** The emulator's in-memory account: every object in its API shape, plus per-object counters for tests. */
+import type { CardBehavior } from './cards';
+
+export type Metadata = Record<string, string>;
+
+export interface Customer {
+  id: string;
+  object: 'customer';
+  created: number;
+  description: string | null;
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+  metadata: Metadata;
+  invoice_settings: {
+    custom_fields: null;
+    default_payment_method: string | null;
+    footer: null;
+    rendering_options: null;
+  };
+  livemode: false;
+}
+
+export interface PaymentMethod {
+  id: string;
+  object: 'payment_method';
+  type: 'card';
+  created: number;
+  customer: string | null;
+  metadata: Metadata;
+  livemode: false;
+  allow_redisplay: 'unspecified';
+  billing_details: { address: null; email: null; name: null; phone: null };
+  card: {
+    brand: string;
+    country: 'US';
+    exp_month: number;
+    exp_year: number;
+    fingerprint: string;
+    funding: string;
+    last4: string;
+    checks: { address_line1_check: null; address_postal_code_check: null; cvc_check: 'pass' | null };
+    networks: { available: string[]; preferred: null };
+    three_d_secure_usage: { supported: true };
+    wallet: null;
+    display_brand: string;
+    generated_from: null;
+    regulated_status: 'unregulated';
+  };
+}
+
+export interface LastError {
+  type: 'card_error' | 'invalid_request_error';
+  code: string;
+  decline_code?: string;
+  message: string;
+  doc_url: string;
+  charge?: string;
+  payment_method?: PaymentMethod;
+}
+
+export type NextAction = {
+  type: 'use_stripe_sdk' | 'redirect_to_url';
+  use_stripe_sdk?: { type: 'three_d_secure_redirect'; stripe_js: string; source: string };
+  redirect_to_url?: { url: string; return_url: string };
+} | null;
+
+export interface SetupIntent {
+  id: string;
+  object: 'setup_intent';
+  client_secret: string;
+  created: number;
+  customer: string | null;
+  description: string | null;
+  last_setup_error: LastError | null;
+  latest_attempt: string | null;
+  livemode: false;
+  metadata: Metadata;
+  next_action: NextAction;
+  payment_method: string | null;
+  payment_method_types: string[];
+  status:
+    | 'requires_payment_method'
+    | 'requires_confirmation'
+    | 'requires_action'
+    | 'processing'
+    | 'succeeded'
+    | 'canceled';
+  usage: 'off_session' | 'on_session';
+  cancellation_reason: string | null;
+}
+
+export type PaymentIntentStatus =
+  | 'requires_payment_method'
+  | 'requires_confirmation'
+  | 'requires_action'
+  | 'processing'
+  | 'requires_capture'
+  | 'succeeded'
+  | 'canceled';
+
+export interface PaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  amount: number;
+  amount_capturable: number;
+  amount_received: number;
+  canceled_at: number | null;
+  cancellation_reason: string | null;
+  capture_method: 'automatic';
+  client_secret: string;
+  confirmation_method: 'automatic';
+  created: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  last_payment_error: LastError | null;
+  latest_charge: string | null;
+  livemode: false;
+  metadata: Metadata;
+  next_action: NextAction;
+  payment_method: string | null;
+  payment_method_types: string[];
+  receipt_email: string | null;
+  setup_future_usage: string | null;
+  statement_descriptor: string | null;
+  status: PaymentIntentStatus;
+}
+
+export interface Charge {
+  id: string;
+  object: 'charge';
+  amount: number;
+  amount_captured: number;
+  amount_refunded: number;
+  captured: boolean;
+  created: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  livemode: false;
+  metadata: Metadata;
+  outcome: {
+    network_status: 'approved_by_network' | 'declined_by_network';
+    reason: string | null;
+    risk_level: 'normal';
+    seller_message: string;
+    type: 'authorized' | 'issuer_declined';
+  };
+  paid: boolean;
+  payment_intent: string;
+  payment_method: string;
+  refunded: boolean;
+  status: 'succeeded' | 'failed';
+}
+
+export interface Refund {
+  id: string;
+  object: 'refund';
+  amount: number;
+  charge: string;
+  created: number;
+  currency: string;
+  metadata: Metadata;
+  payment_intent: string;
+  reason: string | null;
+  status: 'succeeded';
+}
+
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  api_version: string;
+  created: number;
+  data: { object: unknown; previous_attributes?: Record<string, unknown> };
+  livemode: false;
+  pending_webhooks: number;
+  request: { id: string | null; idempotency_key: string | null };
+  type: string;
+}
+
+/** What the emulator knows about a PaymentMethod beyond its API shape. */
+export interface CardInfo {
+  behavior: CardBehavior;
+  declineCode?: string;
+  /** set when a SetupIntent with 3-D Secure completed for this PaymentMethod */
+  setupAuthenticated: boolean;
+}
+
+export interface PaymentIntentStats {
+  /** API requests answered with this PaymentIntent (or with an error about it), replays included */
+  requests: number;
+  /** create requests that were processed (not replayed) and created it: always 1 */
+  creates: number;
+  /** confirmations processed (create with confirm=true, confirm calls, authentication completion) */
+  confirmations: number;
+  /** charge attempts (charge objects, successful or failed) */
+  chargeAttempts: number;
+}
+
+export interface RequestLogEntry {
+  requestId: string;
+  method: string;
+  path: string;
+  idempotencyKey: string | null;
+  status: number | null;
+  replayed: boolean;
+  fault: string | null;
+  at: number;
+}
+
+export class Store {
+  customers = new Map<string, Customer>();
+  paymentMethods = new Map<string, PaymentMethod>();
+  cardInfo = new Map<string, CardInfo>();
+  setupIntents = new Map<string, SetupIntent>();
+  paymentIntents = new Map<string, PaymentIntent>();
+  piStats = new Map<string, PaymentIntentStats>();
+  charges = new Map<string, Charge>();
+  refunds = new Map<string, Refund>();
+  events = new Map<string, StripeEvent>();
+  requestLog: RequestLogEntry[] = [];
+
+  stats(piId: string): PaymentIntentStats {
+    let s = this.piStats.get(piId);
+    if (!s) {
+      s = { requests: 0, creates: 0, confirmations: 0, chargeAttempts: 0 };
+      this.piStats.set(piId, s);
+    }
+    return s;
+  }
+
+  logRequest(entry: RequestLogEntry): void {
+    this.requestLog.push(entry);
+    if (this.requestLog.length > 10_000) this.requestLog.splice(0, this.requestLog.length - 10_000);
+  }
+
+  dump() {
+    const values = <T>(m: Map<string, T>) => [...m.values()];
+    return {
+      customers: values(this.customers),
+      paymentMethods: values(this.paymentMethods),
+      setupIntents: values(this.setupIntents),
+      paymentIntents: values(this.paymentIntents).map((pi) => ({ ...pi, _emulator: this.stats(pi.id) })),
+      charges: values(this.charges),
+      refunds: values(this.refunds),
+      events: values(this.events),
+      requests: this.requestLog,
+      counters: {
+        customers: this.customers.size,
+        paymentMethods: this.paymentMethods.size,
+        setupIntents: this.setupIntents.size,
+        paymentIntents: this.paymentIntents.size,
+        charges: this.charges.size,
+        refunds: this.refunds.size,
+        events: this.events.size,
+        requests: this.requestLog.length,
+        replays: this.requestLog.filter((r) => r.replayed).length,
+      },
+    };
+  }
+}
+
+export function clone<T>(value: T): T {
+  return structuredClone(value);
+}
