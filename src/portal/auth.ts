@@ -89,3 +89,8 @@ export function verifyPortalToken(
   }
   return { organizationId: payload.o, customerId: payload.c, expiresAt: payload.exp };
 }
+
+/** The portal page link; the token rides in the fragment so it never reaches server logs or Referer headers. */
+export function portalLink(portalUrl: string, token: string): string {
+  return `${portalUrl}/portal#token=${encodeURIComponent(token)}`;
+}

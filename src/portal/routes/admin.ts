@@ -24,7 +24,7 @@ import {
 import { API_KEY_PREFIX, safeEqual } from '../../db/ids';
 import { getBalance, getCustomerPurchase, listPurchases, toAdminPurchase } from '../../db/purchases';
 import { AppError } from '../../domain/errors';
-import { bearerToken, issuePortalToken } from '../auth';
+import { bearerToken, issuePortalToken, portalLink } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
 
@@ -411,8 +411,3 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { c
       ),
   );
 };
-
-/** The portal page link; the token rides in the fragment so it never reaches server logs or Referer headers. */
-export function portalLink(portalUrl: string, token: string): string {
-  return `${portalUrl}/portal#token=${encodeURIComponent(token)}`;
-}
