@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
 import { describe, expect, it } from 'vitest';
 import { call, newPack, newWorld, ok, uniqueName, useHarness } from './helpers';
 
