@@ -190,6 +190,8 @@ export interface DemoData {
 export async function loadDemoData({ sql, config }: { sql: Sql; config: Config }): Promise<DemoData> {
   const org = DEMO_ORGANIZATION_ID;
   await sql.begin(async (tx) => {
+    // serialise concurrent loaders (two processes starting at once) so the plan grants stay single
+    await tx`select pg_advisory_xact_lock(4242005)`;
     await tx`
       insert into organizations (id, name, api_key_hash, api_key_hint)
       values (${org}, 'Acme Demo', ${sha256Hex(DEMO_API_KEY)}, ${apiKeyHint(DEMO_API_KEY)})
