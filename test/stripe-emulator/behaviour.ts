@@ -40,7 +40,7 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
     const si = await s().setupIntents.create({
       customer: customer.id,
       usage: 'off_session',
-      payment_method_types: ['card'],
+      allowed_payment_method_types: ['card'],
       metadata: { org_id: 'org_1' },
     });
     const confirmed = await s().setupIntents.confirm(si.id, { payment_method: token });
@@ -139,7 +139,7 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
       const si = await s().setupIntents.create({
         customer: customer.id,
         usage: 'off_session',
-        payment_method_types: ['card'],
+        allowed_payment_method_types: ['card'],
       });
       const err = await errorOf(() =>
         s().setupIntents.confirm(si.id, { payment_method: 'pm_card_chargeDeclined' }),
@@ -157,7 +157,7 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
       const si = await s().setupIntents.create({
         customer: customer.id,
         usage: 'off_session',
-        payment_method_types: ['card'],
+        allowed_payment_method_types: ['card'],
       });
       const canceled = await s().setupIntents.cancel(si.id);
       expect(canceled.status).toBe('canceled');
@@ -168,7 +168,7 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
       const si = await s().setupIntents.create({
         customer: customer.id,
         usage: 'off_session',
-        payment_method_types: ['card'],
+        allowed_payment_method_types: ['card'],
       });
       const confirmed = await s().setupIntents.confirm(si.id, {
         payment_method: 'pm_card_authenticationRequired',
@@ -228,7 +228,7 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
           amount: 1000,
           currency: 'usd',
           payment_method: 'pm_card_visa_chargeDeclinedInsufficientFunds',
-          payment_method_types: ['card'],
+          allowed_payment_method_types: ['card'],
           confirm: true,
         }),
       );
@@ -256,7 +256,7 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
           currency: 'usd',
           customer: customer.id,
           payment_method: pm.id,
-          payment_method_types: ['card'],
+          allowed_payment_method_types: ['card'],
         });
       const pi = await create();
       expect(pi.status).toBe('requires_confirmation');

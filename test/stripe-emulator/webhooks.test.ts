@@ -76,12 +76,12 @@ describe('signatures', () => {
     const si = await fx.stripe.setupIntents.create({
       customer: customer.id,
       usage: 'off_session',
-      payment_method_types: ['card'],
+      allowed_payment_method_types: ['card'],
     });
     await fx.stripe.setupIntents.confirm(si.id, { payment_method: 'pm_card_visa' });
     const si2 = await fx.stripe.setupIntents.create({
       customer: customer.id,
-      payment_method_types: ['card'],
+      allowed_payment_method_types: ['card'],
     });
     await fx.stripe.setupIntents
       .confirm(si2.id, { payment_method: 'pm_card_chargeDeclined' })

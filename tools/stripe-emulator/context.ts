@@ -1,3 +1,4 @@
+import { parameterUnknown } from './errors';
 import type { Params, Spec } from './params';
 import type { Store } from './state';
 
@@ -7,6 +8,8 @@ export interface RequestContext {
   pathParams: Record<string, string>;
   requestId: string;
   idempotencyKey: string | null;
+  /** the request's Stripe-Version (or the emulator's default) */
+  apiVersion: string;
   /** creates an event (`evt_…`), stores it and queues its webhook deliveries (never blocks the response) */
   emit(type: string, object: unknown, previousAttributes?: Record<string, unknown>): void;
   /** marks a PaymentIntent as concerned by this request (for the per-PaymentIntent request counter) */
@@ -19,6 +22,17 @@ export interface Route {
   pattern: string;
   spec: Spec;
   handler: (ctx: RequestContext) => unknown;
+}
+
+/**
+ * API 2026-09-30 (stripe-node 23) replaced `payment_method_types` on PaymentIntent/SetupIntent params by
+ * `allowed_payment_method_types`; older versions still take `payment_method_types`. Returns the requested types.
+ */
+export function paymentMethodTypes(ctx: RequestContext): string[] | null {
+  const legacy = ctx.params.payment_method_types as string[] | undefined;
+  const allowed = ctx.params.allowed_payment_method_types as string[] | undefined;
+  if (legacy !== undefined && ctx.apiVersion >= '2026-09-30') throw parameterUnknown('payment_method_types');
+  return allowed ?? legacy ?? null;
 }
 
 export interface ListParams {

@@ -69,7 +69,12 @@ export class Emulator {
   }
 
   /** A context for work not caused by an API request (test-only control routes): events carry no request. */
-  context(requestId: string | null, idempotencyKey: string | null, params: Record<string, unknown> = {}) {
+  context(
+    requestId: string | null,
+    idempotencyKey: string | null,
+    params: Record<string, unknown> = {},
+    apiVersion = DEFAULT_API_VERSION,
+  ) {
     const touched = new Set<string>();
     const ctx: RequestContext = {
       store: this.store,
@@ -77,11 +82,12 @@ export class Emulator {
       pathParams: {},
       requestId: requestId ?? newId('req'),
       idempotencyKey,
+      apiVersion,
       emit: (type, object, previousAttributes) => {
         const event: StripeEvent = {
           id: newId('evt'),
           object: 'event',
-          api_version: DEFAULT_API_VERSION,
+          api_version: apiVersion,
           created: nowSeconds(),
           data: previousAttributes ? { object, previous_attributes: previousAttributes } : { object },
           livemode: false,
@@ -280,7 +286,7 @@ export class Emulator {
     let saved = true;
     try {
       const params = parseParams(matched.route.spec, raw);
-      const { ctx } = this.context(requestId, idempotencyKey, params);
+      const { ctx } = this.context(requestId, idempotencyKey, params, apiVersion);
       ctx.pathParams = matched.pathParams;
       const result = matched.route.handler(ctx);
       status = 200;

@@ -79,6 +79,7 @@ export interface SetupIntent {
   next_action: NextAction;
   payment_method: string | null;
   payment_method_types: string[];
+  allowed_payment_method_types: string[] | null;
   status:
     | 'requires_payment_method'
     | 'requires_confirmation'
@@ -121,6 +122,7 @@ export interface PaymentIntent {
   next_action: NextAction;
   payment_method: string | null;
   payment_method_types: string[];
+  allowed_payment_method_types: string[] | null;
   receipt_email: string | null;
   setup_future_usage: string | null;
   statement_descriptor: string | null;

@@ -1,5 +1,12 @@
 import { declineMessages } from '../cards';
-import { listOf, listSpec, matchesCreated, type RequestContext, type Route } from '../context';
+import {
+  listOf,
+  listSpec,
+  matchesCreated,
+  paymentMethodTypes,
+  type RequestContext,
+  type Route,
+} from '../context';
 import { invalidRequest, resourceMissing, StripeApiError } from '../errors';
 import { newId, nowSeconds, randomToken } from '../ids';
 import { mergeMetadata } from '../params';
@@ -224,6 +231,8 @@ export const paymentIntentRoutes: Route[] = [
       customer: { t: 'string' },
       payment_method: { t: 'string' },
       payment_method_types: { t: 'strings', enum: ['card'] },
+      allowed_payment_method_types: { t: 'strings', enum: ['card'] },
+      excluded_payment_method_types: { t: 'ignored' },
       confirm: { t: 'bool' },
       off_session: { t: 'string', enum: ['true', 'false', 'one_off', 'recurring'] },
       error_on_requires_action: { t: 'bool' },
@@ -258,6 +267,7 @@ export const paymentIntentRoutes: Route[] = [
           param: 'off_session',
         });
       }
+      const types = paymentMethodTypes(ctx);
       if (p.customer) getCustomer(ctx, p.customer as string, 'customer');
       const pm = p.payment_method
         ? resolvePaymentMethod(ctx, p.payment_method as string, 'payment_method')
@@ -284,7 +294,8 @@ export const paymentIntentRoutes: Route[] = [
         metadata: mergeMetadata({}, p.metadata),
         next_action: null,
         payment_method: pm?.id ?? null,
-        payment_method_types: (p.payment_method_types as string[] | undefined) ?? ['card'],
+        payment_method_types: types ?? ['card'],
+        allowed_payment_method_types: types,
         receipt_email: (p.receipt_email as string | null | undefined) ?? null,
         setup_future_usage: (p.setup_future_usage as string | undefined) ?? null,
         statement_descriptor: (p.statement_descriptor as string | undefined) ?? null,

@@ -1,4 +1,4 @@
-import { listOf, listSpec, type RequestContext, type Route } from '../context';
+import { listOf, listSpec, paymentMethodTypes, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing, StripeApiError } from '../errors';
 import { newId, nowSeconds, randomToken } from '../ids';
 import { mergeMetadata } from '../params';
@@ -130,6 +130,8 @@ export const setupIntentRoutes: Route[] = [
       customer: { t: 'string' },
       usage: { t: 'string', enum: ['off_session', 'on_session'] },
       payment_method_types: { t: 'strings', enum: ['card'] },
+      allowed_payment_method_types: { t: 'strings', enum: ['card'] },
+      excluded_payment_method_types: { t: 'ignored' },
       payment_method: { t: 'string' },
       metadata: { t: 'metadata' },
       description: { t: 'string', emptyable: true },
@@ -142,6 +144,7 @@ export const setupIntentRoutes: Route[] = [
     },
     handler(ctx) {
       const p = ctx.params;
+      const types = paymentMethodTypes(ctx);
       if (p.customer) getCustomer(ctx, p.customer as string, 'customer');
       const id = newId('seti');
       const si: SetupIntent = {
@@ -157,7 +160,8 @@ export const setupIntentRoutes: Route[] = [
         metadata: mergeMetadata({}, p.metadata),
         next_action: null,
         payment_method: null,
-        payment_method_types: (p.payment_method_types as string[] | undefined) ?? ['card'],
+        payment_method_types: types ?? ['card'],
+        allowed_payment_method_types: types,
         status: 'requires_payment_method',
         usage: (p.usage as 'off_session' | 'on_session' | undefined) ?? 'off_session',
         cancellation_reason: null,
