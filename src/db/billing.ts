@@ -101,6 +101,8 @@ export async function getPlan(sql: Sql, organizationId: string, planId: string):
 }
 
 // ---------------------------------------------------------------- customers
+// Soft-deleted customers (deleted_at, migration 00005) are "not found" everywhere on this API; their
+// purchases and ledger entries stay as history.
 
 export interface Customer {
   id: string;
@@ -161,14 +163,15 @@ export async function createCustomer(
 
 export async function listCustomers(sql: Sql, organizationId: string, limit = 100): Promise<Customer[]> {
   const rows = await sql<CustomerRow[]>`
-    select * from customers where organization_id = ${organizationId}
+    select * from customers where organization_id = ${organizationId} and deleted_at is null
     order by created_at, id limit ${limit}`;
   return rows.map(toCustomer);
 }
 
 export async function getCustomer(sql: Sql, organizationId: string, customerId: string): Promise<Customer> {
   const [row] = await sql<CustomerRow[]>`
-    select * from customers where organization_id = ${organizationId} and id = ${customerId}`;
+    select * from customers
+     where organization_id = ${organizationId} and id = ${customerId} and deleted_at is null`;
   if (!row) throw new AppError('customer_not_found', `No customer ${customerId}.`);
   return toCustomer(row);
 }

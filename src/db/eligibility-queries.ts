@@ -47,7 +47,10 @@ interface ContextRow {
   is_free: boolean | null;
 }
 
-/** The customer, their current subscription and its plan, in one query (scoped by organization). */
+/**
+ * The customer, their current subscription and its plan, in one query (scoped by organization).
+ * A soft-deleted customer loads as `customer: null`.
+ */
 export async function loadCustomerContext(
   sql: Sql,
   ids: { organizationId: string; customerId: string },
@@ -65,7 +68,7 @@ export async function loadCustomerContext(
          limit 1
       ) s on true
       left join plans pl on pl.organization_id = s.organization_id and pl.id = s.plan_id
-     where c.organization_id = ${ids.organizationId} and c.id = ${ids.customerId}`;
+     where c.organization_id = ${ids.organizationId} and c.id = ${ids.customerId} and c.deleted_at is null`;
   if (!row) return { customer: null, subscription: null, plan: null };
   const customer: CustomerFacts = {
     id: row.customer_id,

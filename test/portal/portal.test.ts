@@ -273,6 +273,29 @@ describe('portal purchases and isolation', () => {
     expect(sub.status).toBe('active');
   });
 
+  it('a soft-deleted customer is gone: sessions end, admin reads 404, history stays', async () => {
+    const w = await newWorld(h.app);
+    const pack = await newPack(h.app, w);
+    const c = await newCustomer(h.app, w, w.plans.pro.id);
+    const purchase = await insertPurchase(h.sql, { orgId: w.orgId, customerId: c.customer.id, pack });
+    await h.sql`update customers set deleted_at = now() where id = ${c.customer.id}`;
+    for (const url of ['/v1/portal/credit-packs', '/v1/portal/balance', '/v1/portal/purchases']) {
+      expect((await call(h.app, 'GET', url, { token: c.token })).status, url).toBe(401);
+    }
+    expect((await call(h.app, 'GET', `/v1/customers/${c.customer.id}`, { token: w.apiKey })).status).toBe(
+      404,
+    );
+    const session = await call(h.app, 'POST', '/v1/portal-sessions', {
+      token: w.apiKey,
+      body: { customerId: c.customer.id },
+    });
+    expect(session.body.error.code).toBe('customer_not_found');
+    expect(await ok(h.app, 'GET', '/v1/customers', { token: w.apiKey })).toEqual([]);
+    expect((await ok(h.app, 'GET', `/v1/purchases/${purchase}`, { token: w.apiKey })).customerId).toBe(
+      c.customer.id,
+    );
+  });
+
   it('refuses forged, tampered, expired and wrong-kind credentials', async () => {
     const w = await newWorld(h.app);
     await newPack(h.app, w);

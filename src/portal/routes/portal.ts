@@ -14,7 +14,13 @@ const portalSecurity = [{ portalSession: [] }];
 /** Customer portal routes: a portal session token, bound to one organization and one customer. */
 export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql }) => {
   app.addHook('onRequest', async (request) => {
-    request.portalSession = verifyPortalToken(config.PORTAL_SESSION_SECRET, bearerToken(request));
+    const claims = verifyPortalToken(config.PORTAL_SESSION_SECRET, bearerToken(request));
+    // The session is only as good as its customer: a deleted one ends every session at once.
+    const [live] = await sql`
+      select 1 from customers
+       where organization_id = ${claims.organizationId} and id = ${claims.customerId} and deleted_at is null`;
+    if (!live) throw new AppError('unauthorized', 'Invalid or expired portal session.');
+    request.portalSession = claims;
   });
 
   app.get(
