@@ -111,6 +111,17 @@ describe('admin credit packs', () => {
     await newPack(h.app, w2, { name: 'Power Pack' });
   });
 
+  it('racing creates of one name: exactly one wins, the rest get 409 (never 5xx)', async () => {
+    const w = await newWorld(h.app);
+    const results = await Promise.all(
+      ['Race Pack', 'race pack', 'RACE PACK', 'Race pack', 'race PACK'].map((name) =>
+        call(h.app, 'POST', '/v1/credit-packs', { token: w.apiKey, body: { name, credits: 1, price: 1 } }),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    expect(await ok(h.app, 'GET', '/v1/credit-packs', { token: w.apiKey })).toHaveLength(1);
+  });
+
   it('visibility lists only existing credits plans of the organization', async () => {
     const w = await newWorld(h.app);
     const w2 = await newWorld(h.app);
