@@ -152,7 +152,12 @@ export class Emulator {
 
     // Authentication, as Stripe checks it first.
     const auth = headerValue(req, 'authorization');
-    const apiKey = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null;
+    // Bearer (the SDK) or Basic with the key as user name (`curl -u sk_test_…:`), as Stripe accepts both.
+    const apiKey = auth?.startsWith('Bearer ')
+      ? auth.slice(7).trim()
+      : auth?.startsWith('Basic ')
+        ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0]?.trim() || null
+        : null;
     if (!apiKey) {
       sendError(
         invalidRequest(
