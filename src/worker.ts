@@ -3,6 +3,7 @@ import { createActivities } from './activities';
 import { ConfigError, loadConfig } from './config';
 import { createSql } from './db/client';
 import { createLogger, temporalLogger } from './logger';
+import { createStripe } from './stripe/client';
 import { createWorker } from './temporal/create-worker';
 
 /**
@@ -26,7 +27,11 @@ async function main(): Promise<void> {
   const sql = createSql(config.databaseUrl, { applicationName: 'credit-pack-worker' });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
-    const worker = await createWorker({ config, connection, activities: createActivities({ config, sql }) });
+    const worker = await createWorker({
+      config,
+      connection,
+      activities: createActivities({ config, sql, stripe: createStripe(config) }),
+    });
     logger.info(
       {
         taskQueue: config.TEMPORAL_TASK_QUEUE,

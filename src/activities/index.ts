@@ -1,20 +1,29 @@
+import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { createDiagnosticsActivities } from './diagnostics';
+import { createEligibilityActivities } from './eligibility';
+import { createLedgerActivities } from './ledger';
+import { createPaymentActivities } from './payments';
 
 /** The clients every activity gets from the worker (tests pass their own, pointed at the test stack). */
 export interface ActivityDeps {
   config: Config;
   sql: Sql;
+  stripe: Stripe;
 }
 
 /**
- * Builds every activity the worker registers. Workflows type their proxies with
+ * Builds every activity the worker registers, one module per concern: eligibility (Postgres reads),
+ * payments (Stripe), ledger (Postgres writes). Workflows type their proxies with
  * `import type { Activities }`, so activity code never enters the workflow bundle.
  */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDiagnosticsActivities(deps),
+    ...createEligibilityActivities(deps),
+    ...createPaymentActivities(deps),
+    ...createLedgerActivities(deps),
   };
 }
 

@@ -20,9 +20,19 @@ export function createSql(databaseUrl: string, options: SqlOptions = {}): Sql {
     max_lifetime: 60 * 30,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'credit-pack-worker' },
-    // bigint columns (credit balances) come back as JS numbers; they are bounded far below 2^53.
+    // int8 (counts, ledger sums, identity ids) as JS numbers: credit amounts are bounded far below 2^53,
+    // and a number is what every caller wants. Parsing refuses a value that would lose precision.
     types: {
-      bigint: postgres.BigInt,
+      int8: {
+        to: 20,
+        from: [20],
+        serialize: (value: number | bigint) => value.toString(),
+        parse: (value: string) => {
+          const parsed = Number(value);
+          if (!Number.isSafeInteger(parsed)) throw new RangeError(`int8 ${value} exceeds Number.MAX_SAFE_INTEGER`);
+          return parsed;
+        },
+      },
     },
   });
 }

@@ -1,10 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type Worker } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  type Worker,
+} from '@temporalio/worker';
+import type Stripe from 'stripe';
 import { createActivities } from '../../src/activities';
 import type { Config } from '../../src/config';
 import type { Sql } from '../../src/db/client';
+import { createStripe } from '../../src/stripe/client';
 import { createWorker, WORKFLOWS_PATH } from '../../src/temporal/create-worker';
+
+// Test output stays readable: the SDK logs warnings and errors only (once per test process).
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // already installed in this process
+}
 
 let bundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | undefined;
 
@@ -28,13 +43,13 @@ export interface TestTemporal {
  * A real worker, made by the project's own `createWorker`, on a task queue unique to the caller so
  * test files running in parallel never pick up each other's workflows.
  */
-export async function startTestWorker(config: Config, sql: Sql): Promise<TestTemporal> {
+export async function startTestWorker(config: Config, sql: Sql, stripe?: Stripe): Promise<TestTemporal> {
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await createWorker({
     config,
     connection: nativeConnection,
-    activities: createActivities({ config, sql }),
+    activities: createActivities({ config, sql, stripe: stripe ?? createStripe(config) }),
     workflowBundle: await workflowBundle(),
     taskQueue,
   });

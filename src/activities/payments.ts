@@ -1,0 +1,327 @@
+import type Stripe from 'stripe';
+import type { Sql } from '../db/client';
+import { FailureType, nonRetryable } from './failures';
+import { stripeCall } from './stripe-errors';
+
+/**
+ * Stripe I/O of a purchase. Every call that creates or changes something carries an idempotency key
+ * derived from the purchase id and the step (`<purchaseId>:charge`), passed in by the workflow's input,
+ * never random and never the run id, and sends identical parameters on every attempt, so a retried
+ * activity replays Stripe's first answer instead of acting twice.
+ */
+
+export const idempotencyKeys = {
+  stripeCustomer: (customerId: string) => `${customerId}:stripe-customer`,
+  attachRecorded: (customerId: string) => `${customerId}:attach-recorded-card`,
+  defaultRecorded: (customerId: string) => `${customerId}:default-recorded-card`,
+  setup: (purchaseId: string) => `${purchaseId}:setup`,
+  setupCancel: (purchaseId: string) => `${purchaseId}:setup-cancel`,
+  defaultPaymentMethod: (purchaseId: string) => `${purchaseId}:default-payment-method`,
+  charge: (purchaseId: string) => `${purchaseId}:charge`,
+  chargeCancel: (purchaseId: string) => `${purchaseId}:charge-cancel`,
+  refund: (purchaseId: string) => `${purchaseId}:refund`,
+};
+
+export interface PaymentParties {
+  stripeCustomerId: string;
+  /** The card on file, or null when the customer must add one. */
+  paymentMethodId: string | null;
+}
+
+export interface ChargeRequest {
+  purchaseId: string;
+  organizationId: string;
+  stripeCustomerId: string;
+  paymentMethodId: string;
+  amountCents: number;
+  currency: 'usd';
+}
+
+export type PaymentIntentStatus = Stripe.PaymentIntent.Status;
+
+function defaultPaymentMethodOf(customer: Stripe.Customer | Stripe.DeletedCustomer): string | null {
+  if (customer.deleted) return null;
+  const pm = customer.invoice_settings?.default_payment_method;
+  if (!pm) return null;
+  return typeof pm === 'string' ? pm : pm.id;
+}
+
+export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Stripe }) {
+  /** The PaymentIntent a purchase's charge key created, found by the metadata it carries. */
+  async function findPaymentIntentOfPurchase(stripeCustomerId: string, purchaseId: string) {
+    const page = await stripeCall('list PaymentIntents', () =>
+      stripe.paymentIntents.list({ customer: stripeCustomerId, limit: 100 }),
+    );
+    return page.data.find((pi) => pi.metadata?.purchase_id === purchaseId) ?? null;
+  }
+
+  async function adoptRecordedPaymentMethod(customerId: string, stripeCustomerId: string, recorded: string) {
+    const attached = await stripeCall('attach the recorded card', () =>
+      stripe.paymentMethods.attach(
+        recorded,
+        { customer: stripeCustomerId },
+        { idempotencyKey: idempotencyKeys.attachRecorded(customerId) },
+      ),
+    );
+    await stripeCall('set default payment method', () =>
+      stripe.customers.update(
+        stripeCustomerId,
+        { invoice_settings: { default_payment_method: attached.id } },
+        { idempotencyKey: idempotencyKeys.defaultRecorded(customerId) },
+      ),
+    );
+    return attached.id;
+  }
+
+  return {
+    /**
+     * The customer's Stripe customer (created on their first purchase, under a per-customer key so two
+     * concurrent first purchases share one) and the card on file: Stripe's
+     * `invoice_settings.default_payment_method` is the source of truth, mirrored into our row.
+     */
+    async ensureStripeCustomer(input: {
+      organizationId: string;
+      customerId: string;
+    }): Promise<PaymentParties> {
+      const [row] = await sql<
+        {
+          email: string;
+          name: string;
+          stripeCustomerId: string | null;
+          defaultPaymentMethodId: string | null;
+        }[]
+      >`
+        select email, name, stripe_customer_id as "stripeCustomerId",
+               default_payment_method_id as "defaultPaymentMethodId"
+          from customers where organization_id = ${input.organizationId} and id = ${input.customerId}`;
+      if (!row) throw nonRetryable(FailureType.PurchaseNotFound, `customer ${input.customerId} not found`);
+
+      let stripeCustomerId = row.stripeCustomerId;
+      if (!stripeCustomerId) {
+        const created = await stripeCall('create Stripe customer', () =>
+          stripe.customers.create(
+            {
+              email: row.email,
+              name: row.name,
+              metadata: { customer_id: input.customerId, organization_id: input.organizationId },
+            },
+            { idempotencyKey: idempotencyKeys.stripeCustomer(input.customerId) },
+          ),
+        );
+        // First writer wins; a concurrent purchase got the same Stripe customer from the same key.
+        const [linked] = await sql<{ stripeCustomerId: string }[]>`
+          update customers set stripe_customer_id = coalesce(stripe_customer_id, ${created.id}), updated_at = now()
+           where organization_id = ${input.organizationId} and id = ${input.customerId}
+          returning stripe_customer_id as "stripeCustomerId"`;
+        stripeCustomerId = linked?.stripeCustomerId ?? created.id;
+      }
+
+      const customer = await stripeCall('retrieve Stripe customer', () =>
+        stripe.customers.retrieve(stripeCustomerId),
+      );
+      let paymentMethodId = defaultPaymentMethodOf(customer);
+      if (!paymentMethodId && row.defaultPaymentMethodId) {
+        // A card recorded on our side only (POST /v1/customers with defaultPaymentMethodId): attach it
+        // and make it Stripe's default, once per customer. A card Stripe declines surfaces here.
+        paymentMethodId = await adoptRecordedPaymentMethod(
+          input.customerId,
+          stripeCustomerId,
+          row.defaultPaymentMethodId,
+        );
+      }
+      return { stripeCustomerId, paymentMethodId };
+    },
+
+    /** A SetupIntent to save a card for later off-session charges; its client secret goes to the portal. */
+    async createSetupIntent(input: {
+      purchaseId: string;
+      organizationId: string;
+      stripeCustomerId: string;
+    }): Promise<{ setupIntentId: string; clientSecret: string }> {
+      const setupIntent = await stripeCall('create SetupIntent', () =>
+        stripe.setupIntents.create(
+          {
+            customer: input.stripeCustomerId,
+            usage: 'off_session',
+            allowed_payment_method_types: ['card'],
+            metadata: { purchase_id: input.purchaseId, organization_id: input.organizationId },
+          },
+          { idempotencyKey: idempotencyKeys.setup(input.purchaseId) },
+        ),
+      );
+      if (!setupIntent.client_secret) {
+        throw nonRetryable(
+          FailureType.PaymentRequestRejected,
+          `SetupIntent ${setupIntent.id} has no client secret`,
+        );
+      }
+      return { setupIntentId: setupIntent.id, clientSecret: setupIntent.client_secret };
+    },
+
+    /**
+     * Reads the SetupIntent back from Stripe (a "card added" message is only a hint). When it succeeded,
+     * makes its card the customer's default, in Stripe and in our row, and returns it.
+     */
+    async adoptSetupIntentPaymentMethod(input: {
+      purchaseId: string;
+      organizationId: string;
+      customerId: string;
+      stripeCustomerId: string;
+      setupIntentId: string;
+    }): Promise<{ paymentMethodId: string } | null> {
+      const setupIntent = await stripeCall('retrieve SetupIntent', () =>
+        stripe.setupIntents.retrieve(input.setupIntentId),
+      );
+      if (setupIntent.status !== 'succeeded' || !setupIntent.payment_method) return null;
+      const paymentMethodId =
+        typeof setupIntent.payment_method === 'string'
+          ? setupIntent.payment_method
+          : setupIntent.payment_method.id;
+      await stripeCall('set default payment method', () =>
+        stripe.customers.update(
+          input.stripeCustomerId,
+          { invoice_settings: { default_payment_method: paymentMethodId } },
+          { idempotencyKey: idempotencyKeys.defaultPaymentMethod(input.purchaseId) },
+        ),
+      );
+      await sql`
+        update customers set default_payment_method_id = ${paymentMethodId}, updated_at = now()
+         where organization_id = ${input.organizationId} and id = ${input.customerId}`;
+      return { paymentMethodId };
+    },
+
+    /**
+     * Cancels the SetupIntent of an abandoned card step. Safe when there is nothing to undo: a SetupIntent
+     * already canceled, or one that succeeded meanwhile (it cannot be canceled), is reported as it is.
+     */
+    async cancelSetupIntent(input: {
+      purchaseId: string;
+      setupIntentId: string;
+    }): Promise<{ status: Stripe.SetupIntent.Status }> {
+      const current = await stripeCall('retrieve SetupIntent', () =>
+        stripe.setupIntents.retrieve(input.setupIntentId),
+      );
+      if (current.status === 'canceled' || current.status === 'succeeded') return { status: current.status };
+      const canceled = await stripeCall('cancel SetupIntent', () =>
+        stripe.setupIntents.cancel(
+          input.setupIntentId,
+          { cancellation_reason: 'abandoned' },
+          { idempotencyKey: idempotencyKeys.setupCancel(input.purchaseId) },
+        ),
+      );
+      return { status: canceled.status };
+    },
+
+    /**
+     * The off-session charge: one PaymentIntent per purchase, confirmed at once, under the purchase's
+     * charge key. A decline or a 3-D Secure demand comes back as a typed non-retryable failure.
+     */
+    async chargeOffSession(
+      input: ChargeRequest,
+    ): Promise<{ paymentIntentId: string; chargeId: string | null }> {
+      const paymentIntent = await stripeCall('charge off-session', () =>
+        stripe.paymentIntents.create(
+          {
+            amount: input.amountCents,
+            currency: input.currency,
+            customer: input.stripeCustomerId,
+            payment_method: input.paymentMethodId,
+            confirm: true,
+            off_session: true,
+            description: `Credit pack purchase ${input.purchaseId}`,
+            metadata: { purchase_id: input.purchaseId, organization_id: input.organizationId },
+          },
+          { idempotencyKey: idempotencyKeys.charge(input.purchaseId) },
+        ),
+      );
+      if (paymentIntent.status === 'requires_action' && paymentIntent.client_secret) {
+        throw nonRetryable(FailureType.AuthenticationRequired, 'the charge needs 3-D Secure', {
+          paymentIntentId: paymentIntent.id,
+          clientSecret: paymentIntent.client_secret,
+        });
+      }
+      if (paymentIntent.status !== 'succeeded') {
+        throw nonRetryable(FailureType.CardDeclined, `the charge ended ${paymentIntent.status}`, {
+          code: 'payment_failed',
+          declineCode: null,
+          message: `The payment could not be completed (${paymentIntent.status}).`,
+          paymentIntentId: paymentIntent.id,
+        });
+      }
+      const charge = paymentIntent.latest_charge;
+      return {
+        paymentIntentId: paymentIntent.id,
+        chargeId: typeof charge === 'string' ? charge : (charge?.id ?? null),
+      };
+    },
+
+    /** Stripe's current word on a PaymentIntent (the truth behind a webhook hint). */
+    async getPaymentIntentStatus(input: {
+      paymentIntentId: string;
+    }): Promise<{ status: PaymentIntentStatus }> {
+      const paymentIntent = await stripeCall('retrieve PaymentIntent', () =>
+        stripe.paymentIntents.retrieve(input.paymentIntentId),
+      );
+      return { status: paymentIntent.status };
+    },
+
+    /**
+     * Cancels a PaymentIntent left waiting for authentication. Safe when there is nothing to undo; and
+     * when the customer authenticated at the last moment the PaymentIntent has succeeded and cannot be
+     * canceled: the returned status says so and the workflow credits (or refunds) instead.
+     */
+    async cancelPaymentIntent(input: {
+      purchaseId: string;
+      paymentIntentId: string;
+    }): Promise<{ status: PaymentIntentStatus }> {
+      const current = await stripeCall('retrieve PaymentIntent', () =>
+        stripe.paymentIntents.retrieve(input.paymentIntentId),
+      );
+      if (current.status === 'canceled' || current.status === 'succeeded') return { status: current.status };
+      const canceled = await stripeCall('cancel PaymentIntent', () =>
+        stripe.paymentIntents.cancel(
+          input.paymentIntentId,
+          { cancellation_reason: 'abandoned' },
+          { idempotencyKey: idempotencyKeys.chargeCancel(input.purchaseId) },
+        ),
+      );
+      return { status: canceled.status };
+    },
+
+    /**
+     * Refunds the purchase's charge in full (the compensation of a charge whose credits cannot stand).
+     * Safe when there is nothing to undo: no successful charge means no refund, and a charge already
+     * refunded returns the existing refund.
+     */
+    async refundPayment(input: {
+      purchaseId: string;
+      /** null when the charge's answer was never received: the PaymentIntent is found by its metadata */
+      paymentIntentId: string | null;
+      stripeCustomerId: string;
+      amountCents: number;
+    }): Promise<{ refundId: string | null }> {
+      const paymentIntent = input.paymentIntentId
+        ? await stripeCall('retrieve PaymentIntent', () =>
+            stripe.paymentIntents.retrieve(input.paymentIntentId as string),
+          )
+        : await findPaymentIntentOfPurchase(input.stripeCustomerId, input.purchaseId);
+      if (!paymentIntent || paymentIntent.status !== 'succeeded') return { refundId: null };
+      const existing = await stripeCall('list refunds', () =>
+        stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 10 }),
+      );
+      const standing = existing.data.find((r) => r.status !== 'failed' && r.status !== 'canceled');
+      if (standing) return { refundId: standing.id };
+      const refund = await stripeCall('refund', () =>
+        stripe.refunds.create(
+          {
+            payment_intent: paymentIntent.id,
+            amount: input.amountCents,
+            metadata: { purchase_id: input.purchaseId },
+          },
+          { idempotencyKey: idempotencyKeys.refund(input.purchaseId) },
+        ),
+      );
+      return { refundId: refund.id };
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { ApplicationFailure } from '@temporalio/common';
+import Stripe from 'stripe';
+import { FailureType, nonRetryable } from './failures';
+
+/** Upper bound on a server-requested wait, so a wild Retry-After cannot park a purchase for hours. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+function retryAfterMs(error: Stripe.errors.StripeError): number | undefined {
+  const header = error.headers?.['retry-after'];
+  const seconds = header === undefined ? Number.NaN : Number(header);
+  if (!Number.isFinite(seconds) || seconds < 0) return undefined;
+  return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+}
+
+/**
+ * Turns a Stripe SDK error into what Temporal should do with it:
+ * - card errors (declines, authentication_required) are outcomes: non-retryable, typed;
+ * - requests Stripe refuses as such (400/401/403/404, idempotency mismatch) are non-retryable: retrying
+ *   the same request cannot succeed;
+ * - 429 is retried after the server's Retry-After; 409 (same key in flight), 5xx and network errors,
+ *   including a timeout after the request was sent, are retried with backoff, always with the same
+ *   idempotency key, so an ambiguous charge resolves to the first result instead of a second charge.
+ */
+export function classifyStripeError(error: unknown, operation: string): Error {
+  if (!(error instanceof Stripe.errors.StripeError))
+    return error instanceof Error ? error : new Error(String(error));
+  const what = `${operation}: ${error.message}`;
+  if (error instanceof Stripe.errors.StripeCardError) {
+    if (error.code === 'authentication_required') {
+      const paymentIntent = error.payment_intent;
+      if (!paymentIntent?.id || !paymentIntent.client_secret) {
+        return nonRetryable(FailureType.PaymentRequestRejected, `${what} (no PaymentIntent in the error)`);
+      }
+      return nonRetryable(FailureType.AuthenticationRequired, what, {
+        paymentIntentId: paymentIntent.id,
+        clientSecret: paymentIntent.client_secret,
+      });
+    }
+    return nonRetryable(FailureType.CardDeclined, what, {
+      code: error.code ?? 'card_declined',
+      declineCode: error.decline_code ?? null,
+      message: error.message,
+      paymentIntentId: error.payment_intent?.id ?? null,
+    });
+  }
+  if (error instanceof Stripe.errors.StripeRateLimitError) {
+    return ApplicationFailure.create({
+      type: 'StripeRateLimited',
+      message: what,
+      nextRetryDelay: retryAfterMs(error),
+    });
+  }
+  const status = error.statusCode ?? 0;
+  if (
+    error instanceof Stripe.errors.StripeConnectionError ||
+    error instanceof Stripe.errors.StripeAPIError ||
+    status === 409 ||
+    status >= 500
+  ) {
+    return ApplicationFailure.create({ type: 'StripeUnavailable', message: what });
+  }
+  return nonRetryable(
+    FailureType.PaymentRequestRejected,
+    `${what} (HTTP ${status}, ${error.code ?? error.type})`,
+  );
+}
+
+/** Runs one Stripe call and classifies what it throws. */
+export async function stripeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw classifyStripeError(error, operation);
+  }
+}

@@ -1,0 +1,37 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+import { nonRetryableFailureTypes } from '../../activities/failures';
+
+/**
+ * The purchase's activity proxies, one per concern, each with explicit timeouts and retry policy.
+ * Typed failures (declines, authentication required, crediting refused…) are never retried; all else
+ * (network, timeouts, 429, 5xx, a Postgres restart) is retried with backoff.
+ */
+
+/** Postgres reads and writes: quick, retried for as long as a database outage could plausibly last. */
+export const db = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '24 hours',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+});
+
+/**
+ * Stripe calls. The whole retry window (6 h) stays well under the 24 h for which Stripe remembers an
+ * idempotency key, so every retry of the charge replays the first attempt's result instead of
+ * charging again. The per-attempt timeout is above the SDK's own request timeout.
+ */
+export const stripe = proxyActivities<Activities>({
+  startToCloseTimeout: '45 seconds',
+  scheduleToCloseTimeout: '6 hours',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+});

@@ -1,0 +1,400 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  log,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { AuthenticationRequiredDetails, CardDeclinedDetails } from '../../activities/failures';
+import { FailureType } from '../../activities/failures';
+import type { PaymentParties } from '../../activities/payments';
+import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
+import { PurchaseStatusKey } from '../../temporal/search-attributes';
+import { db, stripe } from './activities';
+import { Compensations } from './compensations';
+import {
+  cancelPurchaseUpdate,
+  type PaymentOutcome,
+  type PurchaseFailure,
+  type PurchaseInput,
+  type PurchaseState,
+  paymentMethodAddedSignal,
+  paymentOutcomeSignal,
+  purchaseStatusQuery,
+} from './messages';
+
+/** Statuses in which the customer may still cancel: nothing is being charged right now. */
+const cancelableStatuses: readonly PurchaseStatus[] = [
+  'pending',
+  'awaiting_payment_method',
+  'requires_action',
+];
+
+/**
+ * One credit-pack purchase, from checkout to a terminal state (DESIGN §3):
+ *
+ *   pending → [awaiting_payment_method] → charging → [requires_action] → crediting → completed
+ *   terminal failures: ineligible, expired, failed, refunded, canceled
+ *
+ * The workflow only orchestrates; activities do the Stripe and Postgres I/O. Every step that leaves
+ * something to undo registers its compensation first (SetupIntent cancel, PaymentIntent cancel,
+ * refund), and every way out of the happy path runs them. Cancellation, by the customer (update) or
+ * by an operator (Temporal cancel), only raises a flag that the steps check at safe points, so a
+ * charge in flight is never abandoned halfway: it finishes, and then is refunded.
+ */
+export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseState> {
+  const state: PurchaseState = {
+    purchaseId: input.purchaseId,
+    status: 'pending',
+    nextAction: null,
+    failure: null,
+    setupIntentId: null,
+    paymentIntentId: null,
+    refundId: null,
+    cancelRequested: false,
+  };
+  const compensations = new Compensations();
+  let cancelRequestedBy: 'customer' | 'operator' = 'customer';
+  /** Hints from webhooks or the portal; the truth is always re-read from Stripe. */
+  let setupIntentHint = false;
+  let paymentOutcomeHint: PaymentOutcome | null = null;
+
+  // ── Messages ──────────────────────────────────────────────────────────────────────────────────────
+  setHandler(purchaseStatusQuery, () => ({ ...state }));
+  setHandler(paymentMethodAddedSignal, ({ setupIntentId }) => {
+    if (setupIntentId === state.setupIntentId) setupIntentHint = true;
+  });
+  setHandler(paymentOutcomeSignal, (outcome) => {
+    if (outcome.paymentIntentId === state.paymentIntentId) paymentOutcomeHint = outcome;
+  });
+  setHandler(
+    cancelPurchaseUpdate,
+    async ({ requestedBy }) => {
+      requestCancel(requestedBy);
+      await condition(() => isTerminalPurchaseStatus(state.status));
+      return { ...state };
+    },
+    {
+      validator: ({ requestedBy }) => {
+        if (requestedBy !== 'customer' && requestedBy !== 'operator') {
+          throw ApplicationFailure.nonRetryable(
+            `unknown requester ${String(requestedBy)}`,
+            'InvalidCancelRequest',
+          );
+        }
+        if (!cancelableStatuses.includes(state.status)) {
+          throw ApplicationFailure.nonRetryable(
+            `purchase ${state.purchaseId} is ${state.status} and can no longer be canceled`,
+            'PurchaseNotCancelable',
+          );
+        }
+      },
+    },
+  );
+  // An operator's Temporal cancellation is the same request as the customer's, honoured at safe points.
+  CancellationScope.current().cancelRequested.catch(() => requestCancel('operator'));
+
+  function requestCancel(by: 'customer' | 'operator'): void {
+    if (state.cancelRequested) return;
+    state.cancelRequested = true;
+    cancelRequestedBy = by;
+  }
+
+  // ── State: every transition goes to the workflow state, the row, the search attribute, the UI ─────
+  async function transition(
+    status: PurchaseStatus,
+    {
+      nextAction = null,
+      failure = null,
+    }: { nextAction?: NextAction | null; failure?: PurchaseFailure | null } = {},
+  ): Promise<void> {
+    state.status = status;
+    state.nextAction = nextAction;
+    state.failure = failure;
+    upsertSearchAttributes([{ key: PurchaseStatusKey, value: status }]);
+    setCurrentDetails(`**${status}**${failure ? `: ${failure.code}: ${failure.message}` : ''}`);
+    await db.recordPurchaseStatus.executeWithOptions({ summary: `record status ${status}` }, [
+      {
+        purchaseId: state.purchaseId,
+        status,
+        nextAction,
+        failure,
+        setupIntentId: state.setupIntentId,
+        paymentIntentId: state.paymentIntentId,
+        refundId: state.refundId,
+      },
+    ]);
+  }
+
+  /**
+   * Ends the purchase on a failure: undo what is outstanding, newest first, then settle. If a refund
+   * was among the compensations (money was taken), the purchase ends `refunded` whatever the cause.
+   */
+  async function fail(status: PurchaseStatus, failure: PurchaseFailure): Promise<void> {
+    await compensations.runAll();
+    await transition(state.refundId ? 'refunded' : status, { failure });
+  }
+
+  const canceledFailure = (): PurchaseFailure => ({
+    code: 'canceled',
+    message: cancelRequestedBy === 'customer' ? 'Canceled by the customer.' : 'Canceled by an operator.',
+  });
+
+  // ── The purchase ─────────────────────────────────────────────────────────────────────────────────
+  async function run(): Promise<void> {
+    // 1. Eligibility, on the live data, with the amounts snapshotted at checkout.
+    const verdict = await db.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
+      { purchaseId: input.purchaseId },
+    ]);
+    if (!verdict.eligible) return transition('ineligible', { failure: verdict });
+    if (state.cancelRequested) return fail('canceled', canceledFailure());
+
+    // 2. A card on file, or ask the customer for one.
+    const parties = await stripe.ensureStripeCustomer.executeWithOptions(
+      { summary: 'find the card on file' },
+      [{ organizationId: input.organizationId, customerId: input.customerId }],
+    );
+    const paymentMethodId = parties.paymentMethodId ?? (await collectPaymentMethod(parties.stripeCustomerId));
+    if (paymentMethodId === null) return; // settled: expired or canceled
+    if (state.cancelRequested) return fail('canceled', canceledFailure());
+
+    // 3. The charge. Its compensation is registered first: if anything goes wrong after this point,
+    //    whatever this purchase's key charged is refunded.
+    compensations.add('refund', async () => {
+      const { refundId } = await stripe.refundPayment.executeWithOptions({ summary: 'refund the charge' }, [
+        {
+          purchaseId: input.purchaseId,
+          paymentIntentId: state.paymentIntentId,
+          stripeCustomerId: parties.stripeCustomerId,
+          amountCents: verdict.priceCents,
+        },
+      ]);
+      state.refundId = refundId;
+    });
+    await transition('charging');
+    const charged = await charge(parties.stripeCustomerId, paymentMethodId, verdict.priceCents);
+    if (!charged) return; // settled: failed, expired or canceled
+
+    // 4. A cancel that arrived while the charge was under way is honoured by refunding it.
+    if (state.cancelRequested) return fail('canceled', canceledFailure());
+
+    // 5. Credit: one transaction that grants the credits and completes the purchase, idempotent in the
+    //    database. If it cannot complete, the charge is refunded.
+    await transition('crediting');
+    try {
+      await db.grantPurchasedCredits.executeWithOptions({ summary: `grant ${verdict.credits} credits` }, [
+        { purchaseId: input.purchaseId },
+      ]);
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      log.error('crediting failed; refunding', { error: error.cause?.message ?? error.message });
+      return fail('refunded', {
+        code: 'crediting_failed',
+        message: 'The credits could not be granted, so the payment was refunded.',
+      });
+    }
+    compensations.remove('refund');
+    state.status = 'completed';
+    state.nextAction = null;
+    upsertSearchAttributes([{ key: PurchaseStatusKey, value: 'completed' }]);
+    setCurrentDetails('**completed**');
+  }
+
+  /**
+   * No card on file: a SetupIntent whose client secret the portal uses to collect one, then a wait for
+   * "card added" (bounded by cardWaitTimeoutMs). Returns the new card, or null once settled.
+   */
+  async function collectPaymentMethod(stripeCustomerId: string): Promise<string | null> {
+    const setupIntent = await stripe.createSetupIntent.executeWithOptions({ summary: 'ask for a card' }, [
+      { purchaseId: input.purchaseId, organizationId: input.organizationId, stripeCustomerId },
+    ]);
+    state.setupIntentId = setupIntent.setupIntentId;
+    compensations.add('cancel SetupIntent', async () => {
+      await stripe.cancelSetupIntent.executeWithOptions({ summary: 'cancel the card request' }, [
+        { purchaseId: input.purchaseId, setupIntentId: setupIntent.setupIntentId },
+      ]);
+    });
+    await transition('awaiting_payment_method', {
+      nextAction: { type: 'add_payment_method', clientSecret: setupIntent.clientSecret },
+    });
+
+    const adopt = () =>
+      stripe.adoptSetupIntentPaymentMethod.executeWithOptions({ summary: 'read the added card' }, [
+        {
+          purchaseId: input.purchaseId,
+          organizationId: input.organizationId,
+          customerId: input.customerId,
+          stripeCustomerId,
+          setupIntentId: setupIntent.setupIntentId,
+        },
+      ]);
+    const deadline = Date.now() + input.cardWaitTimeoutMs;
+    for (;;) {
+      const woken = await condition(() => setupIntentHint || state.cancelRequested, remaining(deadline));
+      if (state.cancelRequested) {
+        await fail('canceled', canceledFailure());
+        return null;
+      }
+      if (woken) {
+        setupIntentHint = false;
+        const added = await adopt();
+        if (added) {
+          compensations.remove('cancel SetupIntent');
+          return added.paymentMethodId;
+        }
+        continue; // the SetupIntent has not succeeded (yet): keep waiting
+      }
+      // Timed out. The card may have been added at the last moment: canceling tells.
+      const { status } = await stripe.cancelSetupIntent.executeWithOptions(
+        { summary: 'cancel the card request' },
+        [{ purchaseId: input.purchaseId, setupIntentId: setupIntent.setupIntentId }],
+      );
+      compensations.remove('cancel SetupIntent');
+      const added = status === 'succeeded' ? await adopt() : null;
+      if (added) return added.paymentMethodId;
+      await fail('expired', {
+        code: 'payment_method_not_added',
+        message: 'No card was added in time, so the purchase expired. Nothing was charged.',
+      });
+      return null;
+    }
+  }
+
+  /** The off-session charge, and the 3-D Secure detour when the bank asks for it. True once charged. */
+  async function charge(
+    stripeCustomerId: string,
+    paymentMethodId: string,
+    amountCents: number,
+  ): Promise<boolean> {
+    try {
+      const result = await stripe.chargeOffSession.executeWithOptions(
+        { summary: `charge ${amountCents} cents off-session` },
+        [
+          {
+            purchaseId: input.purchaseId,
+            organizationId: input.organizationId,
+            stripeCustomerId,
+            paymentMethodId,
+            amountCents,
+            currency: 'usd',
+          },
+        ],
+      );
+      state.paymentIntentId = result.paymentIntentId;
+      return true;
+    } catch (error) {
+      const failure = error instanceof ActivityFailure ? error.cause : undefined;
+      if (!(failure instanceof ApplicationFailure)) throw error;
+      if (failure.type === FailureType.CardDeclined) {
+        const declined = failure.details?.[0] as CardDeclinedDetails;
+        state.paymentIntentId = declined.paymentIntentId;
+        compensations.remove('refund'); // a declined PaymentIntent took no money
+        await fail('failed', {
+          code: 'card_declined',
+          message: declined.message,
+          declineCode: declined.declineCode,
+        });
+        return false;
+      }
+      if (failure.type === FailureType.AuthenticationRequired) {
+        return authenticate(failure.details?.[0] as AuthenticationRequiredDetails);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * 3-D Secure: the PaymentIntent waits for the customer to confirm on-session with the client secret
+   * the portal receives; the outcome arrives as a hint (webhook), is re-read from Stripe, and the wait
+   * is bounded by authenticationWaitTimeoutMs. True once the PaymentIntent has succeeded.
+   */
+  async function authenticate({
+    paymentIntentId,
+    clientSecret,
+  }: AuthenticationRequiredDetails): Promise<boolean> {
+    state.paymentIntentId = paymentIntentId;
+    await transition('requires_action', { nextAction: { type: 'authenticate', clientSecret } });
+    const cancelPaymentIntent = async () => {
+      const { status } = await stripe.cancelPaymentIntent.executeWithOptions(
+        { summary: 'cancel the payment' },
+        [{ purchaseId: input.purchaseId, paymentIntentId }],
+      );
+      // Canceled: no money was taken. Succeeded: the customer authenticated at the last moment.
+      if (status !== 'succeeded') compensations.remove('refund');
+      return status === 'succeeded';
+    };
+
+    const deadline = Date.now() + input.authenticationWaitTimeoutMs;
+    for (;;) {
+      const woken = await condition(
+        () => paymentOutcomeHint !== null || state.cancelRequested,
+        remaining(deadline),
+      );
+      if (state.cancelRequested) {
+        if (await cancelPaymentIntent()) return true; // charged after all: step 4 refunds it
+        await fail('canceled', canceledFailure());
+        return false;
+      }
+      if (!woken) {
+        if (await cancelPaymentIntent()) return true;
+        await fail('expired', {
+          code: 'authentication_timeout',
+          message: 'The payment was not authenticated in time, so the purchase expired. Nothing was charged.',
+        });
+        return false;
+      }
+      const hint = paymentOutcomeHint as PaymentOutcome | null;
+      paymentOutcomeHint = null;
+      if (hint?.outcome === 'succeeded') {
+        const { status } = await stripe.getPaymentIntentStatus.executeWithOptions(
+          { summary: 'read the payment outcome' },
+          [{ paymentIntentId }],
+        );
+        if (status === 'succeeded') return true;
+        continue; // not (yet) true in Stripe: keep waiting
+      }
+      if (await cancelPaymentIntent()) return true;
+      await fail('failed', {
+        code: 'authentication_failed',
+        message: 'The card could not be authenticated (3-D Secure failed). Nothing was charged.',
+      });
+      return false;
+    }
+  }
+
+  // Runs in a non-cancellable scope: cancellation is the flag above, never an interruption mid-step.
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await run();
+    } catch (error) {
+      if (!(error instanceof ActivityFailure) || isTerminalPurchaseStatus(state.status)) throw error;
+      // A step failed for good (a rejected Stripe request, an exhausted retry window): undo and settle.
+      log.error('purchase step failed', { error: error.cause?.message ?? error.message });
+      await fail('failed', {
+        code: 'payment_failed',
+        message: 'The purchase could not be completed. Nothing was charged, or the charge was refunded.',
+      });
+    }
+  });
+  await condition(allHandlersFinished);
+  return { ...state };
+}
+
+/** The activity's typed failure of the given type, if that is what `error` is. */
+function typedFailure(error: unknown, type: FailureType): ApplicationFailure | undefined {
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type === type ? cause : undefined;
+}
+
+function declinedFailure(declined: CardDeclinedDetails): PurchaseFailure {
+  return { code: 'card_declined', message: declined.message, declineCode: declined.declineCode };
+}
+
+/** Milliseconds left until a deadline in workflow time (at least 1 ms: a zero timeout means "none"). */
+function remaining(deadlineMs: number): number {
+  return Math.max(1, deadlineMs - Date.now());
+}

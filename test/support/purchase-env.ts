@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import type Stripe from 'stripe';
+import type { Config } from '../../src/config';
+import { createCustomer, createOrganization, createPlan, createSubscription } from '../../src/db/billing';
+import { createSql, type Sql } from '../../src/db/client';
+import { createCreditPack } from '../../src/db/credit-packs';
+import type { PurchaseRow } from '../../src/db/purchases';
+import type { ConsumptionModel, PackVisibility, SubscriptionStatus } from '../../src/domain/catalog';
+import type { PurchaseStatus } from '../../src/domain/purchase-states';
+import { checkout } from '../../src/starter';
+import { createStripe, createStripeAt } from '../../src/stripe/client';
+import { purchaseStatusQuery, type purchaseWorkflow, purchaseWorkflowId } from '../../src/workflows';
+import { startStripeEmulator } from '../../tools/stripe-emulator/index';
+import { testConfig } from './config';
+import { waitFor } from './wait';
+import { startTestWorker, type TestTemporal } from './worker';
+
+export interface PurchaseEnvOptions {
+  /** An emulator of this test file's own (random port), so its faults cannot hit other files' requests. */
+  privateEmulator?: boolean;
+  cardWaitTimeoutMs?: number;
+  authenticationWaitTimeoutMs?: number;
+}
+
+export interface Shopper {
+  organizationId: string;
+  customerId: string;
+  planId: string;
+  packId: string;
+  stripeCustomerId: string | null;
+  packCredits: number;
+  packPriceCents: number;
+}
+
+export interface ShopperOptions {
+  /** A Stripe test token whose card is attached as the default payment method; omit for no card. */
+  card?: string;
+  consumptionModel?: ConsumptionModel;
+  subscriptionStatus?: SubscriptionStatus;
+  /** Restrict the pack to another plan (not the customer's). */
+  packHiddenFromPlan?: boolean;
+}
+
+/**
+ * Everything a purchase test needs, all real: the test stack's Postgres and Temporal, a worker made by
+ * the project's own factory on a task queue of its own, and the Stripe emulator over HTTP.
+ */
+export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
+  const emulator = options.privateEmulator ? await startStripeEmulator({ host: '127.0.0.1', port: 0 }) : null;
+  const base = testConfig();
+  const config: Config = {
+    ...base,
+    CARD_WAIT_TIMEOUT_MS: options.cardWaitTimeoutMs ?? 20_000,
+    AUTHENTICATION_WAIT_TIMEOUT_MS: options.authenticationWaitTimeoutMs ?? 20_000,
+    stripeEmulatorUrl: emulator?.url ?? base.stripeEmulatorUrl,
+  };
+  const stripe: Stripe = emulator ? createStripeAt(emulator.url) : createStripe(config);
+  const sql: Sql = createSql(config.databaseUrl);
+  const temporal: TestTemporal = await startTestWorker(config, sql, stripe);
+  const workerConfig: Config = { ...config, TEMPORAL_TASK_QUEUE: temporal.taskQueue };
+
+  async function shopper(opts: ShopperOptions = {}): Promise<Shopper> {
+    const tag = randomUUID().slice(0, 8);
+    const { organization } = await createOrganization(sql, { name: `Test org ${tag}` });
+    const plan = await createPlan(sql, organization.id, {
+      name: `Plan ${tag}`,
+      consumptionModel: opts.consumptionModel ?? 'credits',
+      isFree: false,
+      includedCredits: 100,
+    });
+    const otherPlan = await createPlan(sql, organization.id, {
+      name: `Enterprise ${tag}`,
+      consumptionModel: 'credits',
+      isFree: false,
+      includedCredits: 1000,
+    });
+    let stripeCustomerId: string | null = null;
+    if (opts.card) {
+      const customer = await stripe.customers.create({
+        email: `${tag}@example.test`,
+        name: `Shopper ${tag}`,
+      });
+      const paymentMethod = await stripe.paymentMethods.attach(opts.card, { customer: customer.id });
+      await stripe.customers.update(customer.id, {
+        invoice_settings: { default_payment_method: paymentMethod.id },
+      });
+      stripeCustomerId = customer.id;
+    }
+    const customer = await createCustomer(sql, organization.id, {
+      email: `${tag}@example.test`,
+      name: `Shopper ${tag}`,
+      stripeCustomerId,
+    });
+    await createSubscription(sql, organization.id, {
+      customerId: customer.id,
+      planId: plan.id,
+      status: opts.subscriptionStatus ?? 'active',
+    });
+    const visibility: PackVisibility = opts.packHiddenFromPlan
+      ? { type: 'plans', planIds: [otherPlan.id] }
+      : { type: 'all_credits_plans' };
+    const pack = await createCreditPack(sql, organization.id, {
+      name: `Power Pack ${tag}`,
+      credits: 500,
+      price: 4000,
+      visibility,
+    });
+    return {
+      organizationId: organization.id,
+      customerId: customer.id,
+      planId: plan.id,
+      packId: pack.id,
+      stripeCustomerId,
+      packCredits: 500,
+      packPriceCents: 4000,
+    };
+  }
+
+  /** Checks out like the portal does (a fresh idempotency key unless given), starting the workflow. */
+  async function buy(who: Shopper, { quantity = 1, idempotencyKey = randomUUID() as string } = {}) {
+    const { purchase } = await checkout(
+      { sql, client: temporal.client, config: workerConfig },
+      {
+        organizationId: who.organizationId,
+        customerId: who.customerId,
+        creditPackId: who.packId,
+        quantity,
+        idempotencyKey,
+      },
+    );
+    const handle: WorkflowHandle<typeof purchaseWorkflow> = temporal.client.workflow.getHandle(
+      purchaseWorkflowId(purchase.id),
+    );
+    return { purchaseId: purchase.id, handle };
+  }
+
+  async function row(purchaseId: string) {
+    const [found] = await sql<
+      (PurchaseRow & {
+        stripe_setup_intent_id: string | null;
+        stripe_payment_intent_id: string | null;
+        stripe_refund_id: string | null;
+        failure_decline_code: string | null;
+      })[]
+    >`
+      select * from purchases where id = ${purchaseId}`;
+    if (!found) throw new Error(`no purchase ${purchaseId}`);
+    return found;
+  }
+
+  /** Waits until the workflow reports `status` (query), then returns the workflow state. */
+  async function reaches(
+    handle: WorkflowHandle<typeof purchaseWorkflow>,
+    status: PurchaseStatus,
+    timeoutMs = 30_000,
+  ) {
+    return waitFor(
+      async () => {
+        const state = await handle.query(purchaseStatusQuery).catch(() => null);
+        return state?.status === status ? state : null;
+      },
+      `purchase to reach ${status}`,
+      timeoutMs,
+    );
+  }
+
+  async function balance(who: Shopper) {
+    const [found] = await sql<{ purchased: number; plan: number }[]>`
+      select coalesce(sum(credits) filter (where bucket = 'purchased'), 0)::int as purchased,
+             coalesce(sum(credits) filter (where bucket = 'plan'), 0)::int as plan
+        from credit_ledger where organization_id = ${who.organizationId} and customer_id = ${who.customerId}`;
+    return found ?? { purchased: 0, plan: 0 };
+  }
+
+  return {
+    config: workerConfig,
+    sql,
+    stripe,
+    temporal,
+    emulatorUrl: config.stripeEmulatorUrl,
+    shopper,
+    buy,
+    row,
+    reaches,
+    balance,
+    async close() {
+      await temporal.close();
+      await sql.end({ timeout: 5 });
+      await emulator?.close();
+    },
+  };
+}
+
+export type PurchaseEnv = Awaited<ReturnType<typeof purchaseEnv>>;
