@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig } from '../src/config';
+import { createSql } from '../src/db/client';
+import { formatDemoData, loadDemoData } from '../src/db/demo-data';
 import { PROJECT_ROOT } from './stack/paths';
 import { StackError, stackDown, stackUp, stackUrls } from './stack/stack';
 
@@ -66,22 +67,22 @@ async function main(): Promise<void> {
 
   stackStarted = await stackUp(config, log);
 
-  const demoSummary: string[] = [];
+  const sql = createSql(config.databaseUrl, { maxConnections: 2, applicationName: 'credit-pack-demo-data' });
+  let demoSummary: string[];
+  try {
+    demoSummary = formatDemoData(await loadDemoData({ sql, config }));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 
   runChild('worker', 'src/worker.ts');
-  const portalEntry = 'src/portal/server.ts';
-  const hasPortal = existsSync(join(PROJECT_ROOT, portalEntry));
-  if (hasPortal) {
-    runChild('portal', portalEntry);
-    await waitForHttp(`${config.portalUrl}/healthz`, 30_000);
-  }
+  runChild('portal', 'src/portal/server.ts');
+  await waitForHttp(`${config.portalUrl}/healthz`, 30_000);
 
   const urls: Record<string, string> = { ...stackUrls(config) };
-  if (hasPortal) {
-    urls.Portal = `${config.portalUrl}/portal`;
-    urls['HTTP API'] = `${config.portalUrl}/v1`;
-    urls.OpenAPI = `${config.portalUrl}/openapi.json`;
-  }
+  urls.Portal = `${config.portalUrl}/portal`;
+  urls['HTTP API'] = `${config.portalUrl}/v1`;
+  urls.OpenAPI = `${config.portalUrl}/openapi.json`;
   if (config.metricsUrl) urls['Worker metrics'] = config.metricsUrl;
   console.log('\n  Credit-pack purchase worker is running.\n');
   for (const [name, url] of Object.entries(urls)) console.log(`  ${name.padEnd(18)} ${url}`);

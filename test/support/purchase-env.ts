@@ -8,7 +8,7 @@ import { createCreditPack } from '../../src/db/credit-packs';
 import type { PurchaseRow } from '../../src/db/purchases';
 import type { ConsumptionModel, PackVisibility, SubscriptionStatus } from '../../src/domain/catalog';
 import type { PurchaseStatus } from '../../src/domain/purchase-states';
-import { checkout } from '../../src/starter';
+import { checkout, createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/starter';
 import { createStripe, createStripeAt } from '../../src/stripe/client';
 import { purchaseStatusQuery, type purchaseWorkflow, purchaseWorkflowId } from '../../src/workflows';
 import { startStripeEmulator } from '../../tools/stripe-emulator/index';
@@ -118,9 +118,22 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
   }
 
   /** Checks out like the portal does (a fresh idempotency key unless given), starting the workflow. */
-  async function buy(who: Shopper, { quantity = 1, idempotencyKey = randomUUID() as string } = {}) {
+  async function buy(
+    who: Shopper,
+    {
+      quantity = 1,
+      idempotencyKey = randomUUID() as string,
+      cardWaitTimeoutMs = workerConfig.CARD_WAIT_TIMEOUT_MS,
+      authenticationWaitTimeoutMs = workerConfig.AUTHENTICATION_WAIT_TIMEOUT_MS,
+    } = {},
+  ) {
+    const config: Config = {
+      ...workerConfig,
+      CARD_WAIT_TIMEOUT_MS: cardWaitTimeoutMs,
+      AUTHENTICATION_WAIT_TIMEOUT_MS: authenticationWaitTimeoutMs,
+    };
     const { purchase } = await checkout(
-      { sql, client: temporal.client, config: workerConfig },
+      { sql, client: temporal.client, config },
       {
         organizationId: who.organizationId,
         customerId: who.customerId,
@@ -133,6 +146,37 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
       purchaseWorkflowId(purchase.id),
     );
     return { purchaseId: purchase.id, handle };
+  }
+
+  /**
+   * Checkout in two steps, so a test can change the world between recording the purchase and its
+   * workflow's start (e.g. archive the pack, delete the customer).
+   */
+  async function record(who: Shopper, { quantity = 1 } = {}) {
+    const { purchase } = await createPurchase(
+      sql,
+      {
+        organizationId: who.organizationId,
+        customerId: who.customerId,
+        creditPackId: who.packId,
+        quantity,
+        idempotencyKey: randomUUID(),
+      },
+      { maxQuantity: workerConfig.MAX_PURCHASE_QUANTITY },
+    );
+    return {
+      purchaseId: purchase.id,
+      start: async () => {
+        await startPurchaseWorkflow(temporal.client, purchase, {
+          taskQueue: temporal.taskQueue,
+          timeouts: purchaseTimeouts(workerConfig),
+        });
+        const handle: WorkflowHandle<typeof purchaseWorkflow> = temporal.client.workflow.getHandle(
+          purchaseWorkflowId(purchase.id),
+        );
+        return handle;
+      },
+    };
   }
 
   async function row(purchaseId: string) {
@@ -155,10 +199,15 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
     status: PurchaseStatus,
     timeoutMs = 30_000,
   ) {
+    // The query answers from the workflow's memory; the row follows once the status is recorded.
     return waitFor(
       async () => {
         const state = await handle.query(purchaseStatusQuery).catch(() => null);
-        return state?.status === status ? state : null;
+        if (state?.status !== status) return null;
+        const [recorded] = await sql<
+          { status: string }[]
+        >`select status from purchases where id = ${state.purchaseId}`;
+        return recorded?.status === status ? state : null;
       },
       `purchase to reach ${status}`,
       timeoutMs,
@@ -181,6 +230,7 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
     emulatorUrl: config.stripeEmulatorUrl,
     shopper,
     buy,
+    record,
     row,
     reaches,
     balance,

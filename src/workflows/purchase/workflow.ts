@@ -154,10 +154,17 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     if (state.cancelRequested) return fail('canceled', canceledFailure());
 
     // 2. A card on file, or ask the customer for one.
-    const parties = await stripe.ensureStripeCustomer.executeWithOptions(
-      { summary: 'find the card on file' },
-      [{ organizationId: input.organizationId, customerId: input.customerId }],
-    );
+    let parties: PaymentParties;
+    try {
+      parties = await stripe.ensureStripeCustomer.executeWithOptions({ summary: 'find the card on file' }, [
+        { organizationId: input.organizationId, customerId: input.customerId },
+      ]);
+    } catch (error) {
+      // A card recorded on our side only, that Stripe declines when it is attached.
+      const declined = typedFailure(error, FailureType.CardDeclined);
+      if (!declined) throw error;
+      return fail('failed', declinedFailure(declined.details?.[0] as CardDeclinedDetails));
+    }
     const paymentMethodId = parties.paymentMethodId ?? (await collectPaymentMethod(parties.stripeCustomerId));
     if (paymentMethodId === null) return; // settled: expired or canceled
     if (state.cancelRequested) return fail('canceled', canceledFailure());
@@ -287,22 +294,16 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       state.paymentIntentId = result.paymentIntentId;
       return true;
     } catch (error) {
-      const failure = error instanceof ActivityFailure ? error.cause : undefined;
-      if (!(failure instanceof ApplicationFailure)) throw error;
-      if (failure.type === FailureType.CardDeclined) {
-        const declined = failure.details?.[0] as CardDeclinedDetails;
-        state.paymentIntentId = declined.paymentIntentId;
+      const declined = typedFailure(error, FailureType.CardDeclined);
+      if (declined) {
+        const details = declined.details?.[0] as CardDeclinedDetails;
+        state.paymentIntentId = details.paymentIntentId;
         compensations.remove('refund'); // a declined PaymentIntent took no money
-        await fail('failed', {
-          code: 'card_declined',
-          message: declined.message,
-          declineCode: declined.declineCode,
-        });
+        await fail('failed', declinedFailure(details));
         return false;
       }
-      if (failure.type === FailureType.AuthenticationRequired) {
-        return authenticate(failure.details?.[0] as AuthenticationRequiredDetails);
-      }
+      const authentication = typedFailure(error, FailureType.AuthenticationRequired);
+      if (authentication) return authenticate(authentication.details?.[0] as AuthenticationRequiredDetails);
       throw error;
     }
   }
