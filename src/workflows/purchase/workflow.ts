@@ -368,6 +368,8 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   }
 
   // Runs in a non-cancellable scope: cancellation is the flag above, never an interruption mid-step.
+  // Every wait in it is bounded (card and 3-D Secure timeouts, activity schedule-to-close), so the
+  // purchase still always ends.
   await CancellationScope.nonCancellable(async () => {
     try {
       await run();
@@ -380,8 +382,11 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         message: 'The purchase could not be completed. Nothing was charged, or the charge was refunded.',
       });
     }
+    // Let a cancel update in flight return the settled state before the workflow closes.
+    await condition(allHandlersFinished);
   });
-  await condition(allHandlersFinished);
+  // The purchase ends with its own terminal state (canceled, refunded…), even after an operator's
+  // cancellation request: that request was honoured above, not by failing the workflow.
   return { ...state };
 }
 
