@@ -30,7 +30,7 @@ export const errorStatus = {
   stripe_customer_taken: 409,
   subscription_exists: 409,
   purchase_not_cancelable: 409,
-  idempotency_key_reused: 422,
+  idempotency_key_reused: 409,
 
   // eligibility (DESIGN §2)
   plan_not_credits_based: 422,

@@ -4,14 +4,19 @@ import {
   type TypeBoxTypeProvider,
   TypeBoxValidatorCompiler,
 } from '@fastify/type-provider-typebox';
+import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { errorCodes } from '../domain/errors';
+import { createStripe } from '../stripe/client';
 import { envelope } from './context';
 import { installErrorHandling, sendError } from './errors';
 import { adminRoutes, platformRoutes } from './routes/admin';
+import { pageRoutes } from './routes/page';
 import { portalRoutes } from './routes/portal';
+import { webhookRoutes } from './routes/webhooks';
 import { ErrorBody } from './schemas';
 
 /** One named readiness probe; throws (or rejects) when the dependency is not reachable. */
@@ -29,7 +34,20 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** request body limit in bytes (default 64 KiB) */
   bodyLimit?: number;
+  /**
+   * Temporal client for checkout, cancel and webhook signals (also adds a `temporal` readiness probe).
+   * Without one those routes answer 503 and the rest of the API works.
+   */
+  temporal?: Client | null;
+  /** Stripe SDK (default: createStripe(config), the emulator unless a real test key is configured). */
+  stripe?: Stripe;
+  /** How long checkout waits for the purchase to need something or settle before answering (default 3 s). */
+  checkoutWaitMs?: number;
+  /** Stripe.js publishable key (pk_test_…) for the portal page with a real Stripe key. */
+  stripePublishableKey?: string | null;
 }
+
+export const DEFAULT_CHECKOUT_WAIT_MS = 3_000;
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 const READINESS_TIMEOUT_MS = 2_000;
@@ -96,8 +114,20 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     envelope({ status: 'ok' }),
   );
 
+  const temporal = options.temporal ?? null;
   const checks: ReadinessCheck[] = [
     { name: 'postgres', check: () => sql`select 1` },
+    ...(temporal
+      ? [
+          {
+            name: 'temporal',
+            check: () =>
+              temporal.withDeadline(Date.now() + READINESS_TIMEOUT_MS, () =>
+                temporal.workflowService.getSystemInfo({}),
+              ),
+          },
+        ]
+      : []),
     ...(options.readinessChecks ?? []),
   ];
   app.get(
@@ -105,7 +135,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     {
       schema: {
         tags: ['operations'],
-        summary: 'Readiness: Postgres (and any configured dependency) reachable',
+        summary: 'Readiness: Postgres and Temporal (and any configured dependency) reachable',
       },
     },
     async (request, reply) => {
@@ -127,10 +157,19 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   );
 
-  const deps = { config, sql };
+  const deps = {
+    config,
+    sql,
+    temporal,
+    stripe: options.stripe ?? createStripe(config),
+    checkoutWaitMs: options.checkoutWaitMs ?? DEFAULT_CHECKOUT_WAIT_MS,
+    stripePublishableKey: options.stripePublishableKey ?? null,
+  };
   await app.register(platformRoutes, deps);
   await app.register(adminRoutes, deps);
   await app.register(portalRoutes, deps);
+  await app.register(webhookRoutes, deps);
+  await app.register(pageRoutes, deps);
 
   return app;
 }

@@ -1,4 +1,6 @@
+import type { Client } from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
+import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { AppError } from '../domain/errors';
@@ -8,6 +10,14 @@ import type { PortalSessionClaims } from './auth';
 export interface RouteDeps {
   config: Config;
   sql: Sql;
+  /** Stripe SDK: webhook signature checks, and the test-mode card/3-D Secure routes (emulator only). */
+  stripe: Stripe;
+  /** Temporal client: checkout, cancel, webhook signals. Null: those routes answer 503. */
+  temporal: Client | null;
+  /** How long checkout waits for the purchase to need something or settle before answering (ms). */
+  checkoutWaitMs: number;
+  /** Stripe.js publishable key for the portal page with real Stripe (null in test mode). */
+  stripePublishableKey: string | null;
 }
 
 declare module 'fastify' {

@@ -1,14 +1,28 @@
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createSql } from '../db/client';
 import { buildApp } from './app';
 
-// `tsx src/portal/server.ts`: the admin and portal HTTP API on BIND_HOST:PORTAL_PORT.
+// `tsx src/portal/server.ts`: the admin and portal HTTP API, the portal page and the Stripe webhook
+// receiver on BIND_HOST:PORTAL_PORT.
 const config = loadConfig();
 const sql = createSql(config.databaseUrl, {
   maxConnections: config.POSTGRES_MAX_CONNECTIONS,
   applicationName: 'credit-pack-portal',
 });
-const app = await buildApp({ config, sql });
+// A lazy connection: the portal starts (and serves reads, /healthz) even while Temporal is still
+// coming up; /readyz reports it, checkout and cancel answer 503, webhooks answer 503 so Stripe retries.
+const connection = Connection.lazy({ address: config.temporalAddress, connectTimeout: 10_000 });
+const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+// Stripe.js needs a publishable key with real Stripe (not part of the validated config yet).
+const publishableKey = process.env.STRIPE_PUBLISHABLE_KEY?.trim() || null;
+if (publishableKey !== null && !publishableKey.startsWith('pk_test_')) {
+  console.error('STRIPE_PUBLISHABLE_KEY must be a Stripe test-mode publishable key (pk_test_…)');
+  process.exit(1);
+}
+
+const app = await buildApp({ config, sql, temporal, stripePublishableKey: publishableKey });
 
 let closing = false;
 async function shutdown(signal: string) {
@@ -17,6 +31,7 @@ async function shutdown(signal: string) {
   app.log.info({ signal }, 'shutting down');
   try {
     await app.close();
+    await connection.close();
     await sql.end({ timeout: 5 });
   } finally {
     process.exit(0);

@@ -6,7 +6,7 @@ import { call, config, ok, useHarness } from '../catalog/helpers';
 
 const h = useHarness();
 
-/** The contract of DESIGN §8 as implemented in this issue (checkout, cancel and webhooks come later). */
+/** The contract of DESIGN §8, plus the portal page's helpers (settings; test-mode routes with the emulator). */
 const routes = [
   'GET /healthz',
   'GET /readyz',
@@ -30,11 +30,20 @@ const routes = [
   'POST /v1/portal-sessions',
   'GET /v1/purchases',
   'GET /v1/purchases/{id}',
+  'POST /v1/purchases/{id}/cancel',
   'GET /v1/portal/credit-packs',
   'GET /v1/portal/balance',
   'GET /v1/portal/me',
   'GET /v1/portal/purchases',
   'GET /v1/portal/purchases/{id}',
+  'POST /v1/portal/purchases',
+  'POST /v1/portal/purchases/{id}/cancel',
+  'GET /v1/portal/settings',
+  'GET /v1/portal/test-mode/cards',
+  'POST /v1/portal/test-mode/setup-intents/{id}/confirm',
+  'POST /v1/portal/test-mode/setup-intents/{id}/authenticate',
+  'POST /v1/portal/test-mode/payment-intents/{id}/authenticate',
+  'POST /v1/stripe/webhooks',
 ];
 
 describe('GET /openapi.json', () => {

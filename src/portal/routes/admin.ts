@@ -27,6 +27,7 @@ import { AppError } from '../../domain/errors';
 import { bearerToken, issuePortalToken, portalLink } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
+import { cancelPurchase } from './checkout';
 
 const adminSecurity = [{ organizationApiKey: [] }];
 
@@ -57,7 +58,7 @@ export const platformRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
 };
 
 /** Admin routes, authenticated by an organization API key and scoped to that organization. */
-export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql }) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql, temporal }) => {
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
     const org = token.startsWith(API_KEY_PREFIX) ? await findOrganizationByApiKey(sql, token) : null;
@@ -409,5 +410,27 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { c
           await getCustomerPurchase(sql, { organizationId: orgOf(request), purchaseId: request.params.id }),
         ),
       ),
+  );
+  app.post(
+    '/v1/purchases/:id/cancel',
+    {
+      schema: {
+        tags: ['purchases'],
+        summary: 'Cancel a purchase that is still waiting (operator); answers the settled purchase',
+        description:
+          'Same rule as the customer portal: only while pending, waiting for a card or for 3-D Secure; 409 purchase_not_cancelable otherwise. The failure message records that an operator canceled it.',
+        security: adminSecurity,
+        params: S.IdParams('pur'),
+        response: S.responses(200, S.AdminPurchase),
+      },
+    },
+    async (request) => {
+      const row = await getCustomerPurchase(sql, {
+        organizationId: orgOf(request),
+        purchaseId: request.params.id,
+      });
+      request.log.info({ purchaseId: row.id }, 'cancel requested by an operator');
+      return envelope(toAdminPurchase(await cancelPurchase({ sql, temporal }, row, 'operator')));
+    },
   );
 };

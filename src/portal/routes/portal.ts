@@ -8,11 +8,14 @@ import { AppError } from '../../domain/errors';
 import { bearerToken, verifyPortalToken } from '../auth';
 import { envelope, type RouteDeps, sessionOf } from '../context';
 import * as S from '../schemas';
+import { checkoutRoutes } from './checkout';
+import { testModeRoutes } from './test-mode';
 
 const portalSecurity = [{ portalSession: [] }];
 
 /** Customer portal routes: a portal session token, bound to one organization and one customer. */
-export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql }) => {
+export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { config, sql } = deps;
   app.addHook('onRequest', async (request) => {
     const claims = verifyPortalToken(config.PORTAL_SESSION_SECRET, bearerToken(request));
     // The session is only as good as its customer: a deleted one ends every session at once.
@@ -143,4 +146,35 @@ export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       );
     },
   );
+  app.get(
+    '/v1/portal/settings',
+    {
+      schema: {
+        tags: ['portal'],
+        summary: 'What the portal page needs: test mode or real Stripe (and its publishable key), limits',
+        security: portalSecurity,
+        querystring: S.NoQuery,
+        response: S.responses(
+          200,
+          Type.Object({
+            testMode: Type.Boolean({
+              description: 'true: the Stripe emulator and its test cards (no real money)',
+            }),
+            stripePublishableKey: Type.Union([Type.String(), Type.Null()]),
+            maxQuantity: Type.Integer(),
+          }),
+        ),
+      },
+    },
+    async () =>
+      envelope({
+        testMode: !config.stripeIsReal,
+        stripePublishableKey: config.stripeIsReal ? deps.stripePublishableKey : null,
+        maxQuantity: config.MAX_PURCHASE_QUANTITY,
+      }),
+  );
+
+  // Child plugins inherit this plugin's session hook.
+  await app.register(checkoutRoutes, deps);
+  if (!config.stripeIsReal) await app.register(testModeRoutes, deps);
 };

@@ -1,0 +1,520 @@
+// The customer portal page: vanilla JS, no build step. Talks to /v1/portal/* with the session token
+// from the URL fragment (#token=…). Test mode (the Stripe emulator) asks the portal server to do what
+// Stripe.js would; with a real Stripe key, Stripe.js is mounted with the purchase's client secret.
+(() => {
+  const POLL_MS = 800;
+  const terminal = ['completed', 'ineligible', 'expired', 'failed', 'refunded', 'canceled'];
+  const statusLabels = {
+    pending: 'Starting',
+    awaiting_payment_method: 'Card needed',
+    charging: 'Charging',
+    requires_action: 'Confirmation needed',
+    crediting: 'Adding credits',
+    completed: 'Completed',
+    ineligible: 'Not allowed',
+    expired: 'Expired',
+    failed: 'Failed',
+    refunded: 'Refunded',
+    canceled: 'Canceled',
+  };
+  const statusText = {
+    pending: 'Checking your purchase…',
+    awaiting_payment_method: 'Add a card below to continue.',
+    charging: 'Charging your card…',
+    requires_action: 'Your bank wants you to confirm this payment.',
+    crediting: 'Payment received; adding your credits…',
+  };
+  /** Failure codes in plain words; the purchase's own message follows as the detail. */
+  const failureTitles = {
+    card_declined: 'Your card was declined.',
+    authentication_failed: 'Your bank could not confirm the payment.',
+    authentication_timeout: 'The payment was not confirmed in time.',
+    payment_method_not_added: 'No card was added in time.',
+    canceled: 'The purchase was canceled.',
+    payment_failed: 'The payment could not be completed.',
+    crediting_failed: 'The credits could not be added, so you were refunded.',
+    subscription_past_due: 'Your subscription is past due.',
+    subscription_canceled: 'Your subscription is canceled.',
+    subscription_ended: 'Your subscription has ended.',
+    subscription_inactive: 'You need an active subscription.',
+    plan_not_credits_based: 'Your plan does not use credits.',
+    pack_not_visible: 'This pack is not offered on your plan.',
+    credit_pack_not_found: 'This pack no longer exists.',
+    credit_pack_archived: 'This pack is no longer sold.',
+    customer_not_found: 'Your account could not be found.',
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    token: null,
+    settings: null,
+    packs: new Map(),
+    current: null,
+    pollTimer: null,
+    busy: false,
+    stripe: null,
+    cardElement: null,
+  };
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (key === 'className') node.className = value;
+      else if (key === 'onclick') node.addEventListener('click', value);
+      else node.setAttribute(key, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(typeof child === 'string' || typeof child === 'number' ? String(child) : child);
+    }
+    return node;
+  }
+
+  const money = (cents) => `$${(cents / 100).toFixed(2)}`;
+  const credits = (n) => Number(n).toLocaleString('en-US');
+  const show = (node, visible) => {
+    node.hidden = !visible;
+  };
+
+  function readToken() {
+    const match = /(?:^|[#&])token=([^&]+)/.exec(window.location.hash);
+    if (match) {
+      const token = decodeURIComponent(match[1]);
+      sessionStorage.setItem('portalToken', token);
+      // Keep the token out of the address bar (and of anything copied from it).
+      history.replaceState(null, '', window.location.pathname);
+      return token;
+    }
+    return sessionStorage.getItem('portalToken');
+  }
+
+  async function api(method, path, body, headers) {
+    const response = await fetch(path, {
+      method,
+      headers: {
+        authorization: `Bearer ${state.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(headers || {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch {
+      answer = null;
+    }
+    if (!response.ok || !answer || answer.success !== true) {
+      const error = new Error(answer?.error?.message || `The server answered ${response.status}.`);
+      error.code = answer?.error?.code || 'http_error';
+      error.status = response.status;
+      throw error;
+    }
+    return answer.data;
+  }
+
+  function showError(message) {
+    $('error').textContent = message;
+    show($('error'), Boolean(message));
+  }
+
+  function failureWords(failure) {
+    if (!failure) return '';
+    const title = failureTitles[failure.code] || 'The purchase did not go through.';
+    return failure.message && failure.message !== title ? `${title} ${failure.message}` : title;
+  }
+
+  // ── Balance, packs, history ───────────────────────────────────────────────────────────────────
+  async function loadBalance() {
+    const balance = await api('GET', '/v1/portal/balance');
+    $('plan-credits').textContent = credits(balance.planCredits);
+    $('purchased-credits').textContent = credits(balance.purchasedCredits);
+    $('total-credits').textContent = credits(balance.total);
+  }
+
+  function renderPacks(packs, me) {
+    const list = $('packs');
+    list.replaceChildren();
+    state.packs = new Map(packs.map((p) => [p.id, p]));
+    const blocked = me.canPurchase && !me.canPurchase.ok;
+    $('cannot-buy').textContent = blocked ? me.canPurchase.message : '';
+    show($('cannot-buy'), blocked);
+    if (packs.length === 0 && !blocked) {
+      list.append(el('li', {}, 'No credit packs are offered on your plan.'));
+    }
+    for (const pack of packs) {
+      const quantity = el('input', {
+        type: 'number',
+        min: 1,
+        max: state.settings.maxQuantity,
+        value: 1,
+        'aria-label': `Quantity of ${pack.name}`,
+        'data-testid': `quantity-${pack.id}`,
+      });
+      const button = el(
+        'button',
+        {
+          type: 'button',
+          'data-testid': `buy-${pack.id}`,
+          'data-pack-name': pack.name,
+          disabled: blocked,
+          onclick: () => buy(pack, Number(quantity.value), button),
+        },
+        'Buy',
+      );
+      list.append(
+        el(
+          'li',
+          { 'data-testid': 'pack' },
+          el(
+            'div',
+            {},
+            el('div', { className: 'name' }, pack.name),
+            el('div', { className: 'desc' }, `${credits(pack.credits)} credits for ${money(pack.price)}`),
+            pack.description ? el('div', { className: 'desc' }, pack.description) : null,
+          ),
+          el('div', {}, el('label', {}, 'Quantity', quantity), button),
+        ),
+      );
+    }
+  }
+
+  async function loadHistory() {
+    const purchases = await api('GET', '/v1/portal/purchases?limit=50');
+    const body = $('history');
+    body.replaceChildren();
+    show($('history-empty'), purchases.length === 0);
+    show($('history-table'), purchases.length > 0);
+    for (const p of purchases) {
+      const pack = state.packs.get(p.creditPackId);
+      body.append(
+        el(
+          'tr',
+          { 'data-testid': 'history-row', 'data-purchase-id': p.id, 'data-status': p.status },
+          el('td', {}, new Date(p.createdAt).toLocaleString()),
+          el('td', {}, `${p.quantity} × ${pack ? pack.name : p.creditPackId}`),
+          el('td', {}, credits(p.credits)),
+          el('td', {}, money(p.price)),
+          el('td', {}, el('span', { className: `status ${p.status}` }, statusLabels[p.status] || p.status)),
+          el(
+            'td',
+            {},
+            p.failure ? failureWords(p.failure) : p.status === 'completed' ? 'Credits added.' : '',
+          ),
+        ),
+      );
+    }
+    return purchases;
+  }
+
+  // ── Buying and following a purchase ───────────────────────────────────────────────────────────
+  function newKey() {
+    if (window.crypto?.randomUUID) return window.crypto.randomUUID();
+    return `k-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  async function buy(pack, quantity, button) {
+    if (state.busy) return;
+    showError('');
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > state.settings.maxQuantity) {
+      showError(`Choose a quantity from 1 to ${state.settings.maxQuantity}.`);
+      return;
+    }
+    state.busy = true;
+    button.disabled = true;
+    // One key per click: a retry of this request (network trouble) is the same purchase, never a second one.
+    const key = newKey();
+    try {
+      let purchase;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          purchase = await api(
+            'POST',
+            '/v1/portal/purchases',
+            { creditPackId: pack.id, quantity },
+            {
+              'idempotency-key': key,
+            },
+          );
+          break;
+        } catch (error) {
+          const retryable = !error.status || error.status >= 500;
+          if (!retryable || attempt >= 3) throw error;
+        }
+      }
+      follow(purchase);
+    } catch (error) {
+      showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
+    } finally {
+      state.busy = false;
+      button.disabled = false;
+    }
+  }
+
+  function follow(purchase) {
+    state.current = purchase;
+    render(purchase);
+    clearTimeout(state.pollTimer);
+    if (!terminal.includes(purchase.status)) state.pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  async function poll() {
+    if (!state.current) return;
+    try {
+      const purchase = await api('GET', `/v1/portal/purchases/${state.current.id}`);
+      const changed = purchase.status !== state.current.status;
+      state.current = purchase;
+      render(purchase, changed);
+      if (terminal.includes(purchase.status)) {
+        await Promise.all([loadBalance(), loadHistory()]);
+        return;
+      }
+    } catch (error) {
+      showError(`Could not refresh the purchase: ${error.message}`);
+    }
+    state.pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  function render(purchase) {
+    const section = $('progress');
+    show(section, true);
+    section.dataset.purchaseId = purchase.id;
+    section.dataset.status = purchase.status;
+    const pack = state.packs.get(purchase.creditPackId);
+    $('progress-summary').textContent =
+      `${purchase.quantity} × ${pack ? pack.name : purchase.creditPackId}: ` +
+      `${credits(purchase.credits)} credits for ${money(purchase.price)}`;
+    const status = $('progress-status');
+    status.className = `status ${purchase.status}`;
+    status.textContent = statusLabels[purchase.status] || purchase.status;
+    let text = statusText[purchase.status] || '';
+    if (purchase.status === 'completed')
+      text = `Done: ${credits(purchase.credits)} credits were added to your balance.`;
+    else if (purchase.failure) text = failureWords(purchase.failure);
+    $('progress-text').textContent = text;
+
+    const next = purchase.nextAction;
+    const needsCard = purchase.status === 'awaiting_payment_method' && next?.type === 'add_payment_method';
+    const needsAuth = purchase.status === 'requires_action' && next?.type === 'authenticate';
+    renderCardStep(needsCard ? next.clientSecret : null);
+    renderAuthStep(needsAuth ? { kind: 'payment', clientSecret: next.clientSecret } : null);
+    show($('cancel'), ['pending', 'awaiting_payment_method', 'requires_action'].includes(purchase.status));
+  }
+
+  // ── "Add a card" ──────────────────────────────────────────────────────────────────────────────
+  const intentId = (clientSecret) => clientSecret.split('_secret_')[0];
+
+  async function renderCardStep(clientSecret) {
+    const step = $('card-step');
+    if (!clientSecret) {
+      show(step, false);
+      if (!state.setupAuth) renderAuthStep(null);
+      return;
+    }
+    if (step.dataset.clientSecret === clientSecret && !step.hidden) return;
+    step.dataset.clientSecret = clientSecret;
+    show(step, true);
+    if (state.settings.testMode) {
+      show($('test-cards'), true);
+      show($('stripe-card'), false);
+      const options = $('test-card-options');
+      if (options.childElementCount === 0) {
+        const cards = await api('GET', '/v1/portal/test-mode/cards');
+        cards.forEach((card, i) => {
+          options.append(
+            el(
+              'label',
+              {},
+              el('input', {
+                type: 'radio',
+                name: 'test-card',
+                value: card.number,
+                checked: i === 0,
+                'data-testid': `test-card-${card.number.slice(-4)}`,
+              }),
+              ` ${card.label}`,
+            ),
+          );
+        });
+      }
+    } else {
+      show($('test-cards'), false);
+      show($('stripe-card'), true);
+      await mountStripeCard();
+    }
+  }
+
+  async function saveCard() {
+    const clientSecret = $('card-step').dataset.clientSecret;
+    if (!clientSecret) return;
+    const button = $('save-card');
+    button.disabled = true;
+    showError('');
+    try {
+      if (state.settings.testMode) {
+        const card = document.querySelector('input[name="test-card"]:checked')?.value;
+        if (!card) throw new Error('Pick a test card first.');
+        const result = await api(
+          'POST',
+          `/v1/portal/test-mode/setup-intents/${intentId(clientSecret)}/confirm`,
+          {
+            card,
+          },
+        );
+        if (result.requiresAction) {
+          state.setupAuth = true;
+          renderAuthStep({ kind: 'setup', clientSecret });
+        }
+      } else {
+        const stripe = await loadStripe();
+        const { error } = await stripe.confirmCardSetup(clientSecret, {
+          payment_method: { card: state.cardElement },
+        });
+        if (error) throw new Error(error.message);
+      }
+      $('progress-text').textContent = 'Card received; waiting for the payment…';
+    } catch (error) {
+      showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ── "Authenticate" (3-D Secure) ───────────────────────────────────────────────────────────────
+  function renderAuthStep(what) {
+    const step = $('auth-step');
+    if (!what) {
+      show(step, false);
+      delete step.dataset.kind;
+      return;
+    }
+    step.dataset.kind = what.kind;
+    step.dataset.clientSecret = what.clientSecret;
+    $('auth-text').textContent =
+      what.kind === 'setup'
+        ? 'Your bank asks you to confirm this card (3-D Secure).'
+        : 'Your bank asks you to confirm this payment (3-D Secure).';
+    show($('test-auth'), state.settings.testMode);
+    show($('auth-real'), !state.settings.testMode);
+    show(step, true);
+  }
+
+  async function authenticate(outcome) {
+    const step = $('auth-step');
+    const { kind, clientSecret } = step.dataset;
+    if (!clientSecret) return;
+    for (const b of step.querySelectorAll('button')) b.disabled = true;
+    showError('');
+    try {
+      if (state.settings.testMode) {
+        const path =
+          kind === 'setup'
+            ? `/v1/portal/test-mode/setup-intents/${intentId(clientSecret)}/authenticate`
+            : `/v1/portal/test-mode/payment-intents/${intentId(clientSecret)}/authenticate`;
+        await api('POST', path, { outcome });
+      } else {
+        const stripe = await loadStripe();
+        const { error } =
+          kind === 'setup'
+            ? await stripe.confirmCardSetup(clientSecret)
+            : await confirmPaymentWithStripeJs(stripe, clientSecret);
+        if (error) throw new Error(error.message);
+      }
+      state.setupAuth = false;
+      show(step, false);
+      $('progress-text').textContent = 'Thanks; waiting for your bank’s answer…';
+    } catch (error) {
+      showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
+    } finally {
+      for (const b of step.querySelectorAll('button')) b.disabled = false;
+    }
+  }
+
+  // ── Real Stripe: Stripe.js (not exercised offline) ────────────────────────────────────────────
+  function loadStripe() {
+    if (state.stripe) return Promise.resolve(state.stripe);
+    if (!state.settings.stripePublishableKey) {
+      return Promise.reject(new Error('Card payments are not configured (no Stripe publishable key).'));
+    }
+    return new Promise((resolve, reject) => {
+      const script = el('script', { src: 'https://js.stripe.com/v3/' });
+      script.onload = () => {
+        state.stripe = window.Stripe(state.settings.stripePublishableKey);
+        resolve(state.stripe);
+      };
+      script.onerror = () => reject(new Error('Could not load Stripe.js.'));
+      document.head.append(script);
+    });
+  }
+
+  async function mountStripeCard() {
+    if (state.cardElement) return;
+    const stripe = await loadStripe();
+    state.cardElement = stripe.elements().create('card');
+    state.cardElement.mount('#stripe-card');
+  }
+
+  async function confirmPaymentWithStripeJs(stripe, clientSecret) {
+    // After an off-session authentication_required, the PaymentIntent wants its card again, on-session.
+    const { paymentIntent } = await stripe.retrievePaymentIntent(clientSecret);
+    const card = paymentIntent?.last_payment_error?.payment_method?.id || paymentIntent?.payment_method;
+    return stripe.confirmCardPayment(clientSecret, card ? { payment_method: card } : undefined);
+  }
+
+  // ── Cancel ────────────────────────────────────────────────────────────────────────────────────
+  async function cancel() {
+    if (!state.current) return;
+    const button = $('cancel');
+    button.disabled = true;
+    showError('');
+    try {
+      const purchase = await api('POST', `/v1/portal/purchases/${state.current.id}/cancel`);
+      follow(purchase);
+      await loadHistory();
+    } catch (error) {
+      showError(error.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ── Start ─────────────────────────────────────────────────────────────────────────────────────
+  async function start() {
+    state.token = readToken();
+    if (!state.token) {
+      showError('This page needs a portal link (…/portal#token=…). Ask your provider for a new one.');
+      return;
+    }
+    $('save-card').addEventListener('click', saveCard);
+    $('auth-succeed').addEventListener('click', () => authenticate('succeed'));
+    $('auth-fail').addEventListener('click', () => authenticate('fail'));
+    $('auth-real').addEventListener('click', () => authenticate('succeed'));
+    $('cancel').addEventListener('click', cancel);
+    try {
+      const [settings, me, packs] = await Promise.all([
+        api('GET', '/v1/portal/settings'),
+        api('GET', '/v1/portal/me'),
+        api('GET', '/v1/portal/credit-packs'),
+      ]);
+      state.settings = settings;
+      show($('test-mode'), settings.testMode);
+      $('who').textContent = `${me.customer.name} (${me.customer.email})${
+        me.subscription ? ` · ${me.subscription.planName} plan, ${me.subscription.status}` : ''
+      }${me.hasPaymentMethod ? ' · card on file' : ' · no card on file'}`;
+      renderPacks(packs, me);
+      const [, purchases] = await Promise.all([loadBalance(), loadHistory()]);
+      // Pick up a purchase still in flight (the page was reloaded mid-purchase).
+      const open = purchases.find((p) => !terminal.includes(p.status));
+      if (open) follow(open);
+      document.body.dataset.ready = 'true';
+    } catch (error) {
+      showError(
+        error.code === 'unauthorized' ? 'Your portal link has expired. Ask for a new one.' : error.message,
+      );
+    }
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();

@@ -1,0 +1,242 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Stripe from 'stripe';
+import { Type } from 'typebox';
+import type { PurchaseRow } from '../../db/purchases';
+import { AppError } from '../../domain/errors';
+import { envelope, type RouteDeps, sessionOf } from '../context';
+import { sendError } from '../errors';
+import * as S from '../schemas';
+
+/**
+ * TEST MODE ONLY (the Stripe emulator; never registered with a real Stripe key, so they 404 there):
+ * what Stripe.js does in the customer's browser, done by the portal server against the emulator, so
+ * the portal page's "add a card" and "authenticate" steps work offline. Each route acts only on a
+ * Stripe object of one of the session customer's own purchases.
+ */
+
+export const testCards = [
+  { number: '4242424242424242', label: 'Visa 4242: succeeds' },
+  { number: '4000000000000341', label: 'Visa 0341: saved, but every charge is declined' },
+  { number: '4000002760003184', label: 'Visa 3184: needs 3-D Secure on every payment' },
+  { number: '4000000000009995', label: 'Visa 9995: declined, insufficient funds' },
+] as const;
+
+const portalSecurity = [{ portalSession: [] }];
+const Outcome = Type.Union([Type.Literal('succeed'), Type.Literal('fail')], {
+  description: 'complete 3-D Secure, or fail it',
+});
+const IntentParams = (prefix: 'seti' | 'pi') =>
+  Type.Object(
+    { id: Type.String({ pattern: `^${prefix}_[A-Za-z0-9_]{1,200}$` }) },
+    { additionalProperties: false },
+  );
+const IntentAnswer = Type.Object({
+  id: Type.String(),
+  status: Type.String({ description: "the Stripe object's status after the step" }),
+  requiresAction: Type.Boolean({ description: 'true: 3-D Secure must be completed next' }),
+});
+
+export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql, stripe }) => {
+  if (config.stripeIsReal) return; // defence in depth: app.ts does not register this plugin then either
+
+  async function emulator<T>(path: string, body: unknown): Promise<T> {
+    const response = await fetch(`${config.stripeEmulatorUrl}/_emulator${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(config.STRIPE_TIMEOUT_MS),
+    });
+    const answer = (await response.json().catch(() => ({}))) as T & { error?: { message?: string } };
+    if (!response.ok) {
+      throw new AppError(
+        'payment_failed',
+        answer.error?.message ?? `The test card service answered ${response.status}.`,
+      );
+    }
+    return answer;
+  }
+
+  async function ownPurchase(
+    request: Parameters<typeof sessionOf>[0],
+    column: 'stripe_setup_intent_id' | 'stripe_payment_intent_id',
+    id: string,
+  ): Promise<PurchaseRow> {
+    const { organizationId, customerId } = sessionOf(request);
+    const [row] = await sql<PurchaseRow[]>`
+      select * from purchases
+       where organization_id = ${organizationId} and customer_id = ${customerId} and ${sql(column)} = ${id}`;
+    if (!row) throw new AppError('purchase_not_found', `No purchase of yours uses ${id}.`);
+    return row;
+  }
+
+  /** Stripe's card errors are the customer's outcome (402 with Stripe's message); others are 409. */
+  function stripeFailure(error: unknown): AppError | null {
+    if (error instanceof Stripe.errors.StripeCardError) {
+      const code = error.code === 'authentication_required' ? 'authentication_required' : 'card_declined';
+      return new AppError(code, error.message);
+    }
+    if (error instanceof Stripe.errors.StripeInvalidRequestError)
+      return new AppError('payment_failed', error.message);
+    return null;
+  }
+
+  app.get(
+    '/v1/portal/test-mode/cards',
+    {
+      schema: {
+        tags: ['portal test mode'],
+        summary: 'TEST MODE: the test cards the portal page offers',
+        security: portalSecurity,
+        querystring: S.NoQuery,
+        response: S.responses(200, Type.Array(Type.Object({ number: Type.String(), label: Type.String() }))),
+      },
+    },
+    async () => envelope(testCards.map((c) => ({ ...c }))),
+  );
+
+  app.post(
+    '/v1/portal/test-mode/setup-intents/:id/confirm',
+    {
+      schema: {
+        tags: ['portal test mode'],
+        summary:
+          "TEST MODE: add a test card to the purchase's SetupIntent (what Stripe.js confirmCardSetup does)",
+        security: portalSecurity,
+        params: IntentParams('seti'),
+        body: Type.Object(
+          { card: Type.Union(testCards.map((c) => Type.Literal(c.number))) },
+          { additionalProperties: false },
+        ),
+        response: S.responses(200, IntentAnswer),
+      },
+    },
+    async (request, reply) => {
+      const row = await ownPurchase(request, 'stripe_setup_intent_id', request.params.id);
+      if (row.status !== 'awaiting_payment_method') {
+        return sendError(
+          reply,
+          'validation_failed',
+          `This purchase is ${row.status}, not waiting for a card.`,
+          409,
+        );
+      }
+      const paymentMethod = await emulator<{ id: string }>('/payment_methods', { number: request.body.card });
+      try {
+        const setupIntent = await stripe.setupIntents.confirm(request.params.id, {
+          payment_method: paymentMethod.id,
+        });
+        return envelope({
+          id: setupIntent.id,
+          status: setupIntent.status,
+          requiresAction: setupIntent.status === 'requires_action',
+        });
+      } catch (error) {
+        const failure = stripeFailure(error);
+        if (failure) throw failure;
+        throw error;
+      }
+    },
+  );
+
+  app.post(
+    '/v1/portal/test-mode/setup-intents/:id/authenticate',
+    {
+      schema: {
+        tags: ['portal test mode'],
+        summary: "TEST MODE: complete (or fail) 3-D Secure on the purchase's SetupIntent",
+        security: portalSecurity,
+        params: IntentParams('seti'),
+        body: Type.Object({ outcome: Outcome }, { additionalProperties: false }),
+        response: S.responses(200, IntentAnswer),
+      },
+    },
+    async (request, reply) => {
+      const row = await ownPurchase(request, 'stripe_setup_intent_id', request.params.id);
+      if (row.status !== 'awaiting_payment_method') {
+        return sendError(
+          reply,
+          'validation_failed',
+          `This purchase is ${row.status}, not waiting for a card.`,
+          409,
+        );
+      }
+      const current = await stripe.setupIntents.retrieve(request.params.id);
+      if (current.status !== 'requires_action') {
+        return sendError(
+          reply,
+          'validation_failed',
+          `The card step is ${current.status}, not awaiting 3-D Secure.`,
+          409,
+        );
+      }
+      const after = await emulator<{ id: string; status: string }>(
+        `/setup_intents/${request.params.id}/authenticate`,
+        { outcome: request.body.outcome },
+      );
+      return envelope({
+        id: after.id,
+        status: after.status,
+        requiresAction: after.status === 'requires_action',
+      });
+    },
+  );
+
+  app.post(
+    '/v1/portal/test-mode/payment-intents/:id/authenticate',
+    {
+      schema: {
+        tags: ['portal test mode'],
+        summary:
+          "TEST MODE: confirm the purchase's PaymentIntent on-session and complete (or fail) 3-D Secure (what Stripe.js confirmCardPayment does)",
+        security: portalSecurity,
+        params: IntentParams('pi'),
+        body: Type.Object({ outcome: Outcome }, { additionalProperties: false }),
+        response: S.responses(200, IntentAnswer),
+      },
+    },
+    async (request, reply) => {
+      const row = await ownPurchase(request, 'stripe_payment_intent_id', request.params.id);
+      if (row.status !== 'requires_action') {
+        return sendError(
+          reply,
+          'validation_failed',
+          `This purchase is ${row.status}, not waiting for 3-D Secure.`,
+          409,
+        );
+      }
+      try {
+        let paymentIntent = await stripe.paymentIntents.retrieve(request.params.id);
+        if (
+          paymentIntent.status === 'requires_payment_method' ||
+          paymentIntent.status === 'requires_confirmation'
+        ) {
+          // The off-session attempt failed with authentication_required: confirm on-session with its card.
+          const lastCard = paymentIntent.last_payment_error?.payment_method;
+          const card =
+            (typeof lastCard === 'string' ? lastCard : lastCard?.id) ??
+            (typeof paymentIntent.payment_method === 'string'
+              ? paymentIntent.payment_method
+              : paymentIntent.payment_method?.id);
+          if (!card) throw new AppError('payment_failed', 'This payment has no card to authenticate.');
+          paymentIntent = await stripe.paymentIntents.confirm(request.params.id, { payment_method: card });
+        }
+        if (paymentIntent.status !== 'requires_action') {
+          return envelope({ id: paymentIntent.id, status: paymentIntent.status, requiresAction: false });
+        }
+        const after = await emulator<{ id: string; status: string }>(
+          `/payment_intents/${request.params.id}/authenticate`,
+          { outcome: request.body.outcome },
+        );
+        return envelope({
+          id: after.id,
+          status: after.status,
+          requiresAction: after.status === 'requires_action',
+        });
+      } catch (error) {
+        const failure = stripeFailure(error);
+        if (failure) throw failure;
+        throw error;
+      }
+    },
+  );
+};
