@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import { FailureType, nonRetryable } from './failures';
@@ -65,11 +66,33 @@ export function classifyStripeError(error: unknown, operation: string): Error {
   );
 }
 
-/** Runs one Stripe call and classifies what it throws. */
+/** How often a Stripe activity tells Temporal it is alive while a request is pending. */
+const HEARTBEAT_INTERVAL_MS = 2_000;
+
+/**
+ * Runs one Stripe call and classifies what it throws. While the request is pending the activity
+ * heartbeats, so a worker that dies mid-request (SIGKILL, OOM) is noticed within the heartbeat timeout
+ * and the call is retried, with the same idempotency key, on another worker.
+ */
 export async function stripeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  const context = activityContext();
+  context?.heartbeat({ operation });
+  const timer = context
+    ? setInterval(() => context.heartbeat({ operation }), HEARTBEAT_INTERVAL_MS)
+    : undefined;
   try {
     return await call();
   } catch (error) {
     throw classifyStripeError(error, operation);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined; // called outside an activity (scripts, tests of the classifier)
   }
 }

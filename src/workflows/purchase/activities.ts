@@ -27,6 +27,8 @@ export const db = proxyActivities<Activities>({
  */
 export const stripe = proxyActivities<Activities>({
   startToCloseTimeout: '45 seconds',
+  // Stripe activities heartbeat while a request is pending: a dead worker is noticed in seconds.
+  heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '6 hours',
   retry: {
     initialInterval: '1 second',
