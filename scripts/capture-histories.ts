@@ -1,0 +1,357 @@
+/**
+ * Captures one workflow history per purchase flow, for the replay suite (test/replay).
+ *
+ *   npm run histories:capture                       every flow
+ *   npm run histories:capture -- --only declined,refunded
+ *   npm run histories:capture -- --out /tmp/histories
+ *
+ * Brings the test stack up (stopping afterwards only what it started), runs every flow for real
+ * (a worker made by the project's `createWorker`, the test Postgres, a private Stripe emulator), checks
+ * that each ended where it should, replays it against the current code once, and saves it as
+ * `test/histories/<flow>.json` with its own workflow id.
+ *
+ * Existing files are never overwritten: stored histories are the record of what older code did (see
+ * CONTRIBUTING.md). If `<flow>.json` exists, the new capture is saved as `<flow>.<YYYY-MM-DD>.json`
+ * (then `…-2`, `…-3` the same day), a new generation beside the old one.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { createCustomer, createSubscription } from '../src/db/billing';
+import type { PurchaseStatus } from '../src/domain/purchase-states';
+import {
+  cancelPurchaseUpdate,
+  type PurchaseState,
+  paymentMethodAddedSignal,
+  paymentOutcomeSignal,
+  type purchaseWorkflow,
+} from '../src/workflows';
+import { HISTORIES_DIR, historyFromJson, historyToJson } from '../test/replay/history-files';
+import { testConfig } from '../test/support/config';
+import { emulatorControl } from '../test/support/emulator-control';
+import { type PurchaseEnv, purchaseEnv } from '../test/support/purchase-env';
+import { waitFor } from '../test/support/wait';
+import { workflowBundle } from '../test/support/worker';
+import { stackDown, stackUp } from './stack/stack';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+type Handle = WorkflowHandle<typeof purchaseWorkflow>;
+
+interface Flow {
+  name: string;
+  description: string;
+  /** The terminal status the purchase must reach, or the capture is refused. */
+  expect: PurchaseStatus;
+  run(env: PurchaseEnv): Promise<Handle>;
+}
+
+/** The customer, on-session, confirms the PaymentIntent and passes (or fails) 3-D Secure. */
+async function authenticateOnSession(env: PurchaseEnv, paymentIntentId: string, outcome: 'succeed' | 'fail') {
+  const paymentIntent = await env.stripe.paymentIntents.retrieve(paymentIntentId);
+  await env.stripe.paymentIntents.confirm(paymentIntentId, {
+    payment_method: paymentIntent.last_payment_error?.payment_method?.id,
+  });
+  await emulatorControl(env.emulatorUrl).authenticatePaymentIntent(paymentIntentId, outcome);
+}
+
+/** Waits until the workflow has run an activity of this type (it is in the history). */
+async function ranActivity(handle: Handle, activityType: string, times = 1) {
+  await waitFor(async () => {
+    const history = await handle.fetchHistory();
+    const done = history.events?.filter((e) => e.activityTaskCompletedEventAttributes).length ?? 0;
+    const scheduled =
+      history.events?.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType,
+      ).length ?? 0;
+    return scheduled >= times && done >= scheduled;
+  }, `${activityType} to have run`);
+}
+
+async function stallNextCharge(env: PurchaseEnv) {
+  await emulatorControl(env.emulatorUrl).fault({
+    match: { method: 'POST', path: '/v1/payment_intents' },
+    times: 1,
+    action: { type: 'stall', ms: 2_000 },
+  });
+}
+
+const flows: Flow[] = [
+  {
+    name: 'completed-card-on-file',
+    description: 'card on file: pending → charging → crediting → completed',
+    expect: 'completed',
+    run: async (env) => (await env.buy(await env.shopper({ card: 'pm_card_visa' }))).handle,
+  },
+  {
+    name: 'completed-quantity-3',
+    description: 'quantity 3: charged 3 × price once, 3 × credits granted once',
+    expect: 'completed',
+    run: async (env) => (await env.buy(await env.shopper({ card: 'pm_card_visa' }), { quantity: 3 })).handle,
+  },
+  {
+    name: 'ineligible-past-due',
+    description: 'a past-due subscription: ineligible after the eligibility check',
+    expect: 'ineligible',
+    run: async (env) =>
+      (await env.buy(await env.shopper({ card: 'pm_card_visa', subscriptionStatus: 'past_due' }))).handle,
+  },
+  {
+    name: 'card-added',
+    description: 'no card: SetupIntent, the customer adds a card, charged and credited',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper());
+      const waiting = await env.reaches(handle, 'awaiting_payment_method');
+      const setupIntentId = waiting.setupIntentId as string;
+      await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
+      await handle.signal(paymentMethodAddedSignal, { setupIntentId });
+      return handle;
+    },
+  },
+  {
+    name: 'card-added-after-premature-signal',
+    description:
+      'a "card added" hint before the card is really added is re-read and ignored; the real one counts',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper());
+      const waiting = await env.reaches(handle, 'awaiting_payment_method');
+      const setupIntentId = waiting.setupIntentId as string;
+      await handle.signal(paymentMethodAddedSignal, { setupIntentId });
+      await ranActivity(handle, 'adoptSetupIntentPaymentMethod');
+      await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
+      await handle.signal(paymentMethodAddedSignal, { setupIntentId });
+      return handle;
+    },
+  },
+  {
+    name: 'card-never-added-expired',
+    description: 'no card, none added within the card wait: expired, SetupIntent canceled',
+    expect: 'expired',
+    run: async (env) => (await env.buy(await env.shopper(), { cardWaitTimeoutMs: 1_500 })).handle,
+  },
+  {
+    name: 'declined-0341',
+    description: 'card 4000 0000 0000 0341: the off-session charge is declined, failed',
+    expect: 'failed',
+    run: async (env) => (await env.buy(await env.shopper({ card: 'pm_card_chargeCustomerFail' }))).handle,
+  },
+  {
+    name: 'declined-on-attach-insufficient-funds',
+    description: 'a card recorded on our side only, declined when attached (9995): failed, nothing charged',
+    expect: 'failed',
+    run: async (env) => {
+      const base = await env.shopper();
+      const customer = await createCustomer(env.sql, base.organizationId, {
+        email: 'nsf@example.test',
+        name: 'Insufficient Funds',
+        defaultPaymentMethodId: 'pm_card_visa_chargeDeclinedInsufficientFunds',
+      });
+      await createSubscription(env.sql, base.organizationId, {
+        customerId: customer.id,
+        planId: base.planId,
+        status: 'active',
+      });
+      return (await env.buy({ ...base, customerId: customer.id })).handle;
+    },
+  },
+  {
+    name: '3ds-passed',
+    description: '3-D Secure required, the customer authenticates: completed',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }));
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await authenticateOnSession(env, paymentIntentId, 'succeed');
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      return handle;
+    },
+  },
+  {
+    name: '3ds-unconfirmed-success-signal',
+    description: 'a success hint Stripe does not confirm is re-read and ignored; the real success credits',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }));
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      await ranActivity(handle, 'getPaymentIntentStatus');
+      await authenticateOnSession(env, paymentIntentId, 'succeed');
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      return handle;
+    },
+  },
+  {
+    name: '3ds-failed',
+    description: '3-D Secure required, authentication fails: failed, PaymentIntent canceled',
+    expect: 'failed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }));
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await authenticateOnSession(env, paymentIntentId, 'fail');
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'failed' });
+      return handle;
+    },
+  },
+  {
+    name: '3ds-never-done-expired',
+    description: '3-D Secure required, never done within the wait: expired, PaymentIntent canceled',
+    expect: 'expired',
+    run: async (env) =>
+      (
+        await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }), {
+          authenticationWaitTimeoutMs: 1_500,
+        })
+      ).handle,
+  },
+  {
+    name: 'refunded-crediting-failed',
+    description: 'the customer is deleted after the charge: crediting refused, the charge refunded',
+    expect: 'refunded',
+    run: async (env) => {
+      const shopper = await env.shopper({ card: 'pm_card_authenticationRequired' });
+      const { handle } = await env.buy(shopper);
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await env.sql`update customers set deleted_at = now() where id = ${shopper.customerId}`;
+      await authenticateOnSession(env, paymentIntentId, 'succeed');
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      return handle;
+    },
+  },
+  {
+    name: 'canceled-before-charge-by-customer',
+    description: 'the customer cancels (update) while the purchase waits for a card: canceled',
+    expect: 'canceled',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper());
+      await env.reaches(handle, 'awaiting_payment_method');
+      await handle.executeUpdate(cancelPurchaseUpdate, { args: [{ requestedBy: 'customer' }] });
+      return handle;
+    },
+  },
+  {
+    name: 'canceled-before-charge-by-operator',
+    description: 'an operator cancels (Temporal cancellation) while the purchase waits for a card: canceled',
+    expect: 'canceled',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper());
+      await env.reaches(handle, 'awaiting_payment_method');
+      await handle.cancel();
+      return handle;
+    },
+  },
+  {
+    name: 'canceled-during-3ds-by-customer',
+    description: 'the customer cancels while 3-D Secure is pending: canceled, PaymentIntent canceled',
+    expect: 'canceled',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }));
+      await env.reaches(handle, 'requires_action');
+      await handle.executeUpdate(cancelPurchaseUpdate, { args: [{ requestedBy: 'customer' }] });
+      return handle;
+    },
+  },
+  {
+    name: 'canceled-after-charge-by-operator',
+    description: 'an operator cancels while the charge is in flight: the charge completes, then is refunded',
+    expect: 'refunded',
+    run: async (env) => {
+      await stallNextCharge(env);
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_visa' }));
+      await env.reaches(handle, 'charging');
+      await handle.cancel();
+      return handle;
+    },
+  },
+];
+
+function parseArgs(argv: string[]): { only: Set<string> | null; out: string } {
+  let only: Set<string> | null = null;
+  let out = HISTORIES_DIR;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--only') only = new Set((argv[++i] ?? '').split(',').filter(Boolean));
+    else if (arg === '--out') out = path.resolve(argv[++i] ?? '');
+    else throw new Error(`unknown argument ${arg}\nusage: capture-histories [--only flow,flow] [--out dir]`);
+  }
+  if (only) {
+    const unknown = [...only].filter((name) => !flows.some((f) => f.name === name));
+    if (unknown.length) throw new Error(`unknown flow(s): ${unknown.join(', ')}`);
+  }
+  return { only, out };
+}
+
+/** `<flow>.json`, or a dated new generation beside it: existing captures are never overwritten. */
+function targetFile(dir: string, flow: string, capturedAt: Date): string {
+  const first = path.join(dir, `${flow}.json`);
+  if (!existsSync(first)) return first;
+  const day = capturedAt.toISOString().slice(0, 10);
+  for (let n = 1; ; n++) {
+    const candidate = path.join(dir, `${flow}.${day}${n === 1 ? '' : `-${n}`}.json`);
+    if (!existsSync(candidate)) return candidate;
+  }
+}
+
+async function main(): Promise<number> {
+  const { only, out } = parseArgs(process.argv.slice(2));
+  const selected = flows.filter((f) => !only || only.has(f.name));
+  const sdkVersion = (
+    createRequire(import.meta.url)('@temporalio/worker/package.json') as { version: string }
+  ).version;
+  const config = testConfig();
+  const log = (line: string) => console.log(`[stack:test] ${line}`);
+  const started = await stackUp(config, log);
+  let env: PurchaseEnv | undefined;
+  try {
+    // A private emulator: the stall fault of the cancel-after-charge flow must hit only this run.
+    env = await purchaseEnv({ privateEmulator: true });
+    await mkdir(out, { recursive: true });
+    const bundle = await workflowBundle();
+    for (const flow of selected) {
+      const began = Date.now();
+      const handle = await flow.run(env);
+      const result: PurchaseState = await handle.result();
+      if (result.status !== flow.expect) {
+        throw new Error(`${flow.name}: ended ${result.status}, expected ${flow.expect}; not saved`);
+      }
+      const history = await handle.fetchHistory();
+      const json = historyToJson(history);
+      // What is stored must read back and replay against the code that produced it, or it is useless.
+      await Worker.runReplayHistory({ workflowBundle: bundle }, historyFromJson(json), handle.workflowId);
+      const capturedAt = new Date();
+      const file = targetFile(out, flow.name, capturedAt);
+      const stored = {
+        workflowId: handle.workflowId,
+        flow: flow.name,
+        description: flow.description,
+        finalStatus: result.status,
+        capturedAt: capturedAt.toISOString(),
+        sdkVersion,
+        history: json,
+      };
+      await writeFile(file, `${JSON.stringify(stored, null, 2)}\n`);
+      console.log(
+        `[capture] ${flow.name}: ${result.status}, ${history.events?.length ?? 0} events, ${Date.now() - began} ms → ${path.relative(root, file)}`,
+      );
+    }
+    return 0;
+  } finally {
+    await env?.close();
+    await stackDown(config, log, started);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => process.exit(code),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
