@@ -194,8 +194,16 @@ function signalFor(event: Stripe.Event, objectId: string | null): Signal | null 
       return { kind: 'setup_intent', objectId };
     case 'payment_intent.succeeded':
       return { kind: 'payment_intent', objectId, outcome: 'succeeded' };
-    case 'payment_intent.payment_failed':
+    case 'payment_intent.payment_failed': {
+      // An off-session attempt that needs 3-D Secure also fails (authentication_required): that is what
+      // puts the purchase in requires_action, not the outcome of the customer's authentication, which
+      // fails with payment_intent_authentication_failure (or a decline) instead. Passing it on would end
+      // every 3-D Secure purchase before the customer could authenticate.
+      const lastError = (event.data.object as { last_payment_error?: { code?: unknown } | null })
+        .last_payment_error;
+      if (lastError?.code === 'authentication_required') return null;
       return { kind: 'payment_intent', objectId, outcome: 'failed' };
+    }
     default:
       return null;
   }

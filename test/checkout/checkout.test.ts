@@ -1,0 +1,277 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, newPack, newWorld, ok } from '../catalog/helpers';
+import { stripeRecordsOf } from '../support/emulator-control';
+import { type PortalHarness, portalHarness } from './harness';
+
+let h: PortalHarness;
+beforeAll(async () => {
+  h = await portalHarness({ cardWaitTimeoutMs: 60_000, authenticationWaitTimeoutMs: 60_000 });
+});
+afterAll(() => h?.close());
+
+const purchasesOf = async (customerId: string) =>
+  h.env.sql<{ id: string }[]>`select id from purchases where customer_id = ${customerId}`;
+
+describe('POST /v1/portal/purchases (checkout)', () => {
+  it('answers 202 with the purchase in the §8 shape; a card on file completes it and grows the balance', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const before = await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token });
+    const res = await h.checkout(who, { creditPackId: h.pack.id, quantity: 2 });
+    expect(res.status).toBe(202);
+    expect(res.headers.location).toBe(`/v1/portal/purchases/${res.body.data.id}`);
+    const purchase = res.body.data;
+    expect(Object.keys(purchase).sort()).toEqual(
+      [
+        'id',
+        'status',
+        'creditPackId',
+        'quantity',
+        'credits',
+        'price',
+        'currency',
+        'nextAction',
+        'failure',
+        'createdAt',
+        'updatedAt',
+      ].sort(),
+    );
+    expect(purchase).toMatchObject({
+      creditPackId: h.pack.id,
+      quantity: 2,
+      credits: 1000,
+      price: 8000,
+      currency: 'usd',
+      nextAction: null,
+      failure: null,
+    });
+    expect(purchase.id).toMatch(/^pur_/);
+
+    await h.purchaseReaches(who, purchase.id, 'completed');
+    const after = await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token });
+    expect(after.purchasedCredits - before.purchasedCredits).toBe(1000);
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchase.id);
+    expect(stripe.paymentIntents.map((pi) => pi.amount)).toEqual([8000]);
+    expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    const list = await ok(h.app, 'GET', '/v1/portal/purchases', { token: who.token });
+    expect(list.map((p: any) => p.id)).toEqual([purchase.id]);
+  });
+
+  it('a double-submitted checkout (same key, same body, at once) is one purchase, one workflow, one charge', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const key = randomUUID();
+    const answers = await Promise.all([1, 2, 3].map(() => h.checkout(who, { creditPackId: h.pack.id }, key)));
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    const ids = new Set(answers.map((a) => a.body.data.id));
+    expect(ids.size).toBe(1);
+    const [id] = [...ids] as [string];
+    await h.purchaseReaches(who, id, 'completed');
+
+    // Submitted again after it settled: still the same purchase, not run again.
+    const again = await h.checkout(who, { creditPackId: h.pack.id }, key);
+    expect(again.status).toBe(202);
+    expect(again.body.data).toMatchObject({ id, status: 'completed' });
+
+    expect(await purchasesOf(who.id)).toHaveLength(1);
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, id);
+    expect(stripe.paymentIntents).toHaveLength(1);
+    expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    const balance = await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token });
+    expect(balance.purchasedCredits).toBe(500);
+    const runs = await h.env.temporal.client.workflow.count(`WorkflowId = 'credit-pack-purchase:${id}'`);
+    expect(runs.count).toBeLessThanOrEqual(1);
+  });
+
+  it('the same key with another body answers 409 idempotency_key_reused and changes nothing', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const key = randomUUID();
+    const first = await h.checkout(who, { creditPackId: h.pack.id, quantity: 1 }, key);
+    expect(first.status).toBe(202);
+    const other = await h.checkout(who, { creditPackId: h.pack.id, quantity: 2 }, key);
+    expect(other.status).toBe(409);
+    expect(other.body).toEqual({
+      success: false,
+      error: { code: 'idempotency_key_reused', message: expect.any(String) },
+    });
+    expect(await purchasesOf(who.id)).toHaveLength(1);
+    await h.purchaseReaches(who, first.body.data.id, 'completed');
+    // The same key belongs to one customer only: another customer's key space is separate.
+    const someoneElse = await h.customer({ card: 'pm_card_visa' });
+    const theirs = await h.checkout(someoneElse, { creditPackId: h.pack.id, quantity: 2 }, key);
+    expect(theirs.status).toBe(202);
+    expect(theirs.body.data.id).not.toBe(first.body.data.id);
+  });
+
+  it('requires a valid Idempotency-Key and a valid body (4xx in the envelope, nothing recorded)', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const missing = await h.checkout(who, { creditPackId: h.pack.id }, null);
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe('idempotency_key_missing');
+    const tooLong = await h.checkout(who, { creditPackId: h.pack.id }, 'k'.repeat(256));
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.code).toBe('validation_failed');
+    for (const body of [
+      {},
+      { creditPackId: 'nope' },
+      { creditPackId: h.pack.id, quantity: 0 },
+      { creditPackId: h.pack.id, quantity: 1.5 },
+      { creditPackId: h.pack.id, quantity: '2' },
+      { creditPackId: h.pack.id, extra: true },
+    ]) {
+      const res = await h.checkout(who, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.success).toBe(false);
+    }
+    const overLimit = await h.checkout(who, {
+      creditPackId: h.pack.id,
+      quantity: h.env.config.MAX_PURCHASE_QUANTITY + 1,
+    });
+    expect(overLimit.status).toBe(422);
+    expect(overLimit.body.error.code).toBe('quantity_exceeds_limit');
+    const unauthenticated = await call(h.app, 'POST', '/v1/portal/purchases', {
+      body: { creditPackId: h.pack.id },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+    expect(unauthenticated.status).toBe(401);
+    expect(await purchasesOf(who.id)).toHaveLength(0);
+  });
+
+  it('answers known eligibility failures at once with their code, records nothing and starts no workflow', async () => {
+    const hidden = await newPack(h.app, h.world, {
+      visibility: { type: 'plans', planIds: [h.world.plans.enterprise.id] },
+    });
+    const archived = await newPack(h.app, h.world, {});
+    await ok(h.app, 'POST', `/v1/credit-packs/${archived.id}/archive`, {
+      token: h.world.apiKey,
+      status: 200,
+    });
+    const cases = [
+      { who: { status: 'past_due' }, pack: h.pack.id, status: 422, code: 'subscription_past_due' },
+      { who: { status: 'canceled' }, pack: h.pack.id, status: 422, code: 'subscription_canceled' },
+      { who: { plan: 'metered' as const }, pack: h.pack.id, status: 422, code: 'plan_not_credits_based' },
+      { who: {}, pack: hidden.id, status: 422, code: 'pack_not_visible' },
+      { who: {}, pack: archived.id, status: 409, code: 'credit_pack_archived' },
+      { who: {}, pack: 'cpk_doesnotexist1', status: 404, code: 'credit_pack_not_found' },
+    ];
+    for (const c of cases) {
+      const who = await h.customer({ card: 'pm_card_visa', ...c.who });
+      const res = await h.checkout(who, { creditPackId: c.pack });
+      expect(res.status, c.code).toBe(c.status);
+      expect(res.body.error.code).toBe(c.code);
+      expect(await purchasesOf(who.id)).toHaveLength(0);
+      const workflows = await h.env.temporal.client.workflow.count(`CreditPackCustomerId = '${who.id}'`);
+      expect(workflows.count).toBe(0);
+    }
+    // Another organization's pack does not exist for this customer.
+    const otherOrgPack = await newPack(h.app, await newWorld(h.app));
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const res = await h.checkout(who, { creditPackId: otherOrgPack.id });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('credit_pack_not_found');
+  });
+
+  it('a free-plan customer without a card is not refused: the purchase asks for one (add_payment_method)', async () => {
+    const who = await h.customer({ plan: 'free' });
+    const res = await h.checkout(who);
+    expect(res.status).toBe(202);
+    // The answer waits (bounded) for the purchase to need something: here, a card.
+    expect(res.body.data.status).toBe('awaiting_payment_method');
+    expect(res.body.data.nextAction).toEqual({
+      type: 'add_payment_method',
+      clientSecret: expect.stringMatching(/^seti_.+_secret_/),
+    });
+  });
+});
+
+describe('POST /v1/portal/purchases/{id}/cancel', () => {
+  it('cancels a purchase waiting for a card: canceled, SetupIntent canceled, nothing charged', async () => {
+    const who = await h.customer({ plan: 'free' });
+    const res = await h.checkout(who);
+    const purchase = await h.purchaseReaches(who, res.body.data.id, 'awaiting_payment_method');
+    const cancel = await call(h.app, 'POST', `/v1/portal/purchases/${purchase.id}/cancel`, {
+      token: who.token,
+    });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.data).toMatchObject({
+      id: purchase.id,
+      status: 'canceled',
+      nextAction: null,
+      failure: { code: 'canceled', message: 'Canceled by the customer.' },
+    });
+    const read = await ok(h.app, 'GET', `/v1/portal/purchases/${purchase.id}`, { token: who.token });
+    expect(read.status).toBe('canceled');
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchase.id);
+    expect(stripe.setupIntents.map((si) => si.status)).toEqual(['canceled']);
+    expect(stripe.paymentIntents).toHaveLength(0);
+    // Canceling again is too late.
+    const again = await call(h.app, 'POST', `/v1/portal/purchases/${purchase.id}/cancel`, {
+      token: who.token,
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('purchase_not_cancelable');
+  });
+
+  it('refuses a settled purchase with 409 purchase_not_cancelable, and hides other customers’ purchases', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const res = await h.checkout(who);
+    await h.purchaseReaches(who, res.body.data.id, 'completed');
+    const late = await call(h.app, 'POST', `/v1/portal/purchases/${res.body.data.id}/cancel`, {
+      token: who.token,
+    });
+    expect(late.status).toBe(409);
+    expect(late.body).toEqual({
+      success: false,
+      error: { code: 'purchase_not_cancelable', message: expect.stringContaining('completed') },
+    });
+    const stranger = await h.customer({ plan: 'free' });
+    const theirs = await call(h.app, 'POST', `/v1/portal/purchases/${res.body.data.id}/cancel`, {
+      token: stranger.token,
+    });
+    expect(theirs.status).toBe(404);
+    expect(theirs.body.error.code).toBe('purchase_not_found');
+    expect((await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token })).purchasedCredits).toBe(500);
+  });
+
+  it('cancels a purchase waiting for 3-D Secure: the PaymentIntent is canceled, nothing charged', async () => {
+    const who = await h.customer({ card: 'pm_card_authenticationRequired' });
+    const res = await h.checkout(who);
+    const purchase = await h.purchaseReaches(who, res.body.data.id, 'requires_action');
+    expect(purchase.nextAction).toEqual({
+      type: 'authenticate',
+      clientSecret: expect.stringMatching(/^pi_/),
+    });
+    const cancel = await call(h.app, 'POST', `/v1/portal/purchases/${purchase.id}/cancel`, {
+      token: who.token,
+    });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.data.status).toBe('canceled');
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchase.id);
+    expect(stripe.paymentIntents.map((pi) => pi.status)).toEqual(['canceled']);
+    expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(0);
+  });
+
+  it('an operator cancels through POST /v1/purchases/{id}/cancel (admin API key)', async () => {
+    const who = await h.customer({ plan: 'free' });
+    const res = await h.checkout(who);
+    await h.purchaseReaches(who, res.body.data.id, 'awaiting_payment_method');
+    const cancel = await call(h.app, 'POST', `/v1/purchases/${res.body.data.id}/cancel`, {
+      token: h.world.apiKey,
+    });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.data).toMatchObject({
+      status: 'canceled',
+      customerId: who.id,
+      failure: { code: 'canceled', message: 'Canceled by an operator.' },
+    });
+  });
+});
+
+describe('readiness', () => {
+  it('/readyz checks Temporal when the portal has a client', async () => {
+    expect(await ok(h.app, 'GET', '/readyz')).toEqual({
+      status: 'ready',
+      checks: { postgres: 'ok', temporal: 'ok' },
+    });
+  });
+});
