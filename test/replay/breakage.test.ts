@@ -1,0 +1,149 @@
+// Must stay first: installs the SDK runtime with an errors-only logger (see the module).
+import './quiet-runtime';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type ReplayResult, Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities';
+import { createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/starter';
+import { createWorker } from '../../src/temporal/create-worker';
+import type { purchaseWorkflow } from '../../src/workflows';
+import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
+import { workflowBundle } from '../support/worker';
+import { historyFiles, type LoadedHistory, loadHistory } from './history-files';
+
+/**
+ * Proof that the replay suite catches breakage: the same change to the purchase workflow (one extra
+ * activity before the first step), made without and with `patched()`, replayed against every stored
+ * history. Without the patch every replay must fail as nondeterministic; with it every replay must pass.
+ */
+
+type Bundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
+const noop = () => {};
+const silentLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+const variant = (name: string) =>
+  bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL(`./variants/${name}/index.ts`, import.meta.url)),
+    logger: silentLogger,
+  });
+
+/** Replays every history with one replay worker; one result per history, in order, named by file. */
+async function replayAll(bundle: Bundle, histories: LoadedHistory[]) {
+  const results: (ReplayResult & { file: string })[] = [];
+  const replay = Worker.runReplayHistories(
+    { workflowBundle: bundle },
+    histories.map(({ workflowId, history }) => ({ workflowId, history })),
+  );
+  for await (const result of replay) {
+    const file = histories[results.length]?.file as string;
+    expect(result.workflowId).toBe(histories[results.length]?.workflowId);
+    results.push({ ...result, file });
+  }
+  expect(results).toHaveLength(histories.length);
+  return results;
+}
+
+let histories: LoadedHistory[];
+let incompatible: Bundle;
+let patched: Bundle;
+beforeAll(async () => {
+  histories = historyFiles().map((file) => loadHistory(file));
+  [incompatible, patched] = await Promise.all([variant('incompatible'), variant('patched')]);
+});
+
+describe('replaying the stored histories against a changed workflow', () => {
+  it('there are histories to replay', () => {
+    expect(histories.length).toBeGreaterThan(0);
+  });
+
+  it('an activity added WITHOUT patched(): every history fails with a DeterminismViolationError', async () => {
+    const results = await replayAll(incompatible, histories);
+    const passed = results.filter((r) => !r.error).map((r) => r.file);
+    expect(passed, 'these histories replayed although the code changed underneath them').toEqual([]);
+    for (const { file, error } of results) {
+      expect(error, file).toBeInstanceOf(DeterminismViolationError);
+      expect(error?.message, file).toMatch(/nondeterminism/i);
+      // Core names what diverged: the recorded first activity vs the one the changed code scheduled.
+      expect(error?.message, file).toMatch(/describeDatabase|checkPurchaseEligibility/);
+    }
+  });
+
+  it('the same change behind patched(): every history replays', async () => {
+    const results = await replayAll(patched, histories);
+    const failed = results.filter((r) => r.error).map((r) => `${r.file}: ${r.error?.message}`);
+    expect(failed).toEqual([]);
+  });
+
+  it('the real workflow code replays them all in one batch too (the suite is not vacuous either way)', async () => {
+    const results = await replayAll(await workflowBundle(), histories);
+    expect(results.filter((r) => r.error).map((r) => `${r.file}: ${r.error?.message}`)).toEqual([]);
+  });
+});
+
+describe('a new run of the patched variant', () => {
+  // Shows the patch really takes the new path in new runs, and why the patch cannot simply be
+  // removed while such runs are open or retained: the code without it no longer replays them.
+  let env: PurchaseEnv;
+  let worker: Worker;
+  let running: Promise<void>;
+  let connection: NativeConnection;
+  const taskQueue = `test-replay-patched-${randomUUID()}`;
+
+  beforeAll(async () => {
+    env = await purchaseEnv();
+    connection = await NativeConnection.connect({ address: env.config.temporalAddress });
+    worker = await createWorker({
+      config: env.config,
+      connection,
+      activities: createActivities({ config: env.config, sql: env.sql, stripe: env.stripe }),
+      workflowBundle: patched,
+      taskQueue,
+    });
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await connection?.close();
+    await env?.close();
+  });
+
+  async function purchaseOnPatchedWorker(client: Client): Promise<WorkflowHandle<typeof purchaseWorkflow>> {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const { purchase } = await createPurchase(
+      env.sql,
+      {
+        organizationId: shopper.organizationId,
+        customerId: shopper.customerId,
+        creditPackId: shopper.packId,
+        quantity: 1,
+        idempotencyKey: randomUUID(),
+      },
+      { maxQuantity: env.config.MAX_PURCHASE_QUANTITY },
+    );
+    const { workflowId } = await startPurchaseWorkflow(client, purchase, {
+      taskQueue,
+      timeouts: purchaseTimeouts(env.config),
+    });
+    return client.workflow.getHandle(workflowId);
+  }
+
+  it('records the patch marker and runs the extra step; without the patch the code cannot replay it', async () => {
+    const handle = await purchaseOnPatchedWorker(env.temporal.client);
+    expect((await handle.result()).status).toBe('completed');
+    const history = await handle.fetchHistory();
+    const marker = history.events?.find((e) => e.markerRecordedEventAttributes);
+    expect(marker?.markerRecordedEventAttributes?.markerName).toBe('core_patch');
+    const activities = history.events
+      ?.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter(Boolean);
+    expect(activities?.[0]).toBe('describeDatabase');
+
+    const fresh = [{ file: 'new run of the patched variant', workflowId: handle.workflowId, history }];
+    expect((await replayAll(patched, fresh))[0]?.error).toBeUndefined();
+    const withoutPatch = (await replayAll(await workflowBundle(), fresh))[0]?.error;
+    expect(withoutPatch).toBeInstanceOf(DeterminismViolationError);
+  });
+});
