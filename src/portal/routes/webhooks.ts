@@ -39,8 +39,8 @@ interface StripeObject {
  * purchase they concern as a hint (the workflow re-reads Stripe before believing it):
  *
  *   setup_intent.succeeded          → paymentMethodAddedSignal
- *   payment_intent.succeeded        → paymentOutcomeSignal (succeeded)
- *   payment_intent.payment_failed   → paymentOutcomeSignal (failed)
+ *   payment_intent.succeeded        → paymentOutcomeSignal (succeeded)   } only while the purchase is
+ *   payment_intent.payment_failed   → paymentOutcomeSignal (failed)      } requires_action (3-D Secure)
  *   anything else                   → recorded, acknowledged
  *
  * Answers: 400 (nothing recorded) for a missing, forged, tampered or stale signature; 200 for every
@@ -159,6 +159,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         if (!signal) return { outcome: 'ignored', purchaseId: null };
         const purchase = await findPurchaseForStripeObject(tx, { id: objectId, metadata, kind: signal.kind });
         if (!purchase) return { outcome: 'unmatched', purchaseId: null };
+        // A payment outcome matters only to a purchase waiting for 3-D Secure; the off-session charge's own
+        // success or decline reaches the workflow as the charge activity's result, not as a hint.
+        if (
+          signal.kind === 'payment_intent' &&
+          purchase.status !== 'requires_action' &&
+          !isTerminalPurchaseStatus(purchase.status)
+        ) {
+          return { outcome: 'ignored', purchaseId: purchase.id };
+        }
         if (isTerminalPurchaseStatus(purchase.status))
           return { outcome: 'purchase_settled', purchaseId: purchase.id };
         if (!temporal) throw new Error('no Temporal client configured');
