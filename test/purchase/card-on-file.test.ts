@@ -72,5 +72,19 @@ describe('a customer with a card on file', () => {
     expect(value('CreditPackCustomerId')).toBe(shopper.customerId);
     expect(value('CreditPackOrganizationId')).toBe(shopper.organizationId);
     expect(value('CreditPackId')).toBe(shopper.packId);
+
+    // Each activity carries a readable summary for the UI's timeline.
+    const history = await handle.fetchHistory();
+    const summaries = (history.events ?? [])
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => e.userMetadata?.summary?.data && Buffer.from(e.userMetadata.summary.data).toString('utf8'));
+    expect(summaries).toEqual([
+      '"check eligibility"',
+      '"find the card on file"',
+      '"record status charging"',
+      '"charge 4000 cents off-session"',
+      '"record status crediting"',
+      '"grant 500 credits"',
+    ]);
   });
 });
