@@ -48,9 +48,14 @@ async function replayAll(bundle: Bundle, histories: LoadedHistory[]) {
 let histories: LoadedHistory[];
 let incompatible: Bundle;
 let patched: Bundle;
+let deprecated: Bundle;
 beforeAll(async () => {
   histories = historyFiles().map((file) => loadHistory(file));
-  [incompatible, patched] = await Promise.all([variant('incompatible'), variant('patched')]);
+  [incompatible, patched, deprecated] = await Promise.all([
+    variant('incompatible'),
+    variant('patched'),
+    variant('deprecated'),
+  ]);
 });
 
 describe('replaying the stored histories against a changed workflow', () => {
@@ -82,7 +87,7 @@ describe('replaying the stored histories against a changed workflow', () => {
   });
 });
 
-describe('a new run of the patched variant', () => {
+describe('a new run of the patched variant, and deprecatePatch()', () => {
   // Shows the patch really takes the new path in new runs, and why the patch cannot simply be
   // removed while such runs are open or retained: the code without it no longer replays them.
   let env: PurchaseEnv;
@@ -130,7 +135,7 @@ describe('a new run of the patched variant', () => {
     return client.workflow.getHandle(workflowId);
   }
 
-  it('records the patch marker and runs the extra step; without the patch the code cannot replay it', async () => {
+  it('records the patch marker and runs the new step; code without the patch cannot replay it, deprecatePatch() can (but no pre-patch history)', async () => {
     const handle = await purchaseOnPatchedWorker(env.temporal.client);
     expect((await handle.result()).status).toBe('completed');
     const history = await handle.fetchHistory();
@@ -145,5 +150,12 @@ describe('a new run of the patched variant', () => {
     expect((await replayAll(patched, fresh))[0]?.error).toBeUndefined();
     const withoutPatch = (await replayAll(await workflowBundle(), fresh))[0]?.error;
     expect(withoutPatch).toBeInstanceOf(DeterminismViolationError);
+    expect(withoutPatch?.message).toMatch(/patch marker/i);
+
+    // Step two, deprecatePatch(): replays the runs recorded with the patch, but no longer the ones
+    // recorded before it — which is why it waits until no such run is open (CONTRIBUTING.md).
+    expect((await replayAll(deprecated, fresh))[0]?.error).toBeUndefined();
+    const prePatch = await replayAll(deprecated, histories);
+    expect(prePatch.filter((r) => !r.error).map((r) => r.file)).toEqual([]);
   });
 });
