@@ -150,7 +150,9 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     const verdict = await db.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
       { purchaseId: input.purchaseId },
     ]);
-    if (!verdict.eligible) return transition('ineligible', { failure: verdict });
+    if (!verdict.eligible) {
+      return transition('ineligible', { failure: { code: verdict.code, message: verdict.message } });
+    }
     if (state.cancelRequested) return fail('canceled', canceledFailure());
 
     // 2. A card on file, or ask the customer for one.
