@@ -9,4 +9,5 @@ npx tsc --noEmit
 echo "[test] lint (biome ci)"
 npx biome ci --reporter=summary .
 echo "[test] vitest"
+bash scripts/ensure-browser.sh
 exec npx vitest run "$@"

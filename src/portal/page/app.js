@@ -244,6 +244,7 @@
         }
       }
       follow(purchase);
+      loadHistory().catch(() => {});
     } catch (error) {
       showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
     } finally {
@@ -256,7 +257,12 @@
     state.current = purchase;
     render(purchase);
     clearTimeout(state.pollTimer);
-    if (!terminal.includes(purchase.status)) state.pollTimer = setTimeout(poll, POLL_MS);
+    if (!terminal.includes(purchase.status)) {
+      state.pollTimer = setTimeout(poll, POLL_MS);
+      return;
+    }
+    // Settled already (checkout answers once the purchase settles, when that is quick).
+    Promise.all([loadBalance(), loadHistory()]).catch((error) => showError(error.message));
   }
 
   async function poll() {
