@@ -298,7 +298,14 @@ function targetFile(dir: string, flow: string, capturedAt: Date): string {
 }
 
 async function main(): Promise<number> {
-  const { only, out } = parseArgs(process.argv.slice(2));
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  const { only, out } = args;
   const selected = flows.filter((f) => !only || only.has(f.name));
   const sdkVersion = (
     createRequire(import.meta.url)('@temporalio/worker/package.json') as { version: string }
