@@ -305,7 +305,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
             stripe.paymentIntents.retrieve(input.paymentIntentId as string),
           )
         : await findPaymentIntentOfPurchase(input.stripeCustomerId, input.purchaseId);
-      if (!paymentIntent || paymentIntent.status !== 'succeeded') return { refundId: null };
+      if (paymentIntent?.status !== 'succeeded') return { refundId: null };
       const existing = await stripeCall('list refunds', () =>
         stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 10 }),
       );
