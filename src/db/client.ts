@@ -29,7 +29,8 @@ export function createSql(databaseUrl: string, options: SqlOptions = {}): Sql {
         serialize: (value: number | bigint) => value.toString(),
         parse: (value: string) => {
           const parsed = Number(value);
-          if (!Number.isSafeInteger(parsed)) throw new RangeError(`int8 ${value} exceeds Number.MAX_SAFE_INTEGER`);
+          if (!Number.isSafeInteger(parsed))
+            throw new RangeError(`int8 ${value} exceeds Number.MAX_SAFE_INTEGER`);
           return parsed;
         },
       },
