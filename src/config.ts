@@ -64,6 +64,11 @@ function schemaFor(profile: Profile) {
       .string()
       .startsWith('sk_test_', 'must be a Stripe test-mode key (sk_test_…)')
       .default('sk_test_emulator'),
+    /** Stripe.js's key, needed by the portal page with real Stripe only. */
+    STRIPE_PUBLISHABLE_KEY: z
+      .string()
+      .startsWith('pk_test_', 'must be a Stripe test-mode publishable key (pk_test_…)')
+      .optional(),
     STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').default('whsec_emulator_local_secret'),
     STRIPE_EMULATOR_PORT: port.default(ports.stripeEmulator),
     STRIPE_MOCK_PORT: port.default(ports.stripeMock),

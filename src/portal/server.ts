@@ -15,14 +15,12 @@ const sql = createSql(config.databaseUrl, {
 const connection = Connection.lazy({ address: config.temporalAddress, connectTimeout: 10_000 });
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
-// Stripe.js needs a publishable key with real Stripe (not part of the validated config yet).
-const publishableKey = process.env.STRIPE_PUBLISHABLE_KEY?.trim() || null;
-if (publishableKey !== null && !publishableKey.startsWith('pk_test_')) {
-  console.error('STRIPE_PUBLISHABLE_KEY must be a Stripe test-mode publishable key (pk_test_…)');
-  process.exit(1);
-}
-
-const app = await buildApp({ config, sql, temporal, stripePublishableKey: publishableKey });
+const app = await buildApp({
+  config,
+  sql,
+  temporal,
+  stripePublishableKey: config.STRIPE_PUBLISHABLE_KEY ?? null,
+});
 
 let closing = false;
 async function shutdown(signal: string) {
