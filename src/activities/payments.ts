@@ -258,11 +258,14 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
     /** Stripe's current word on a PaymentIntent (the truth behind a webhook hint). */
     async getPaymentIntentStatus(input: {
       paymentIntentId: string;
-    }): Promise<{ status: PaymentIntentStatus }> {
+    }): Promise<{ status: PaymentIntentStatus; lastPaymentErrorCode: string | null }> {
       const paymentIntent = await stripeCall('retrieve PaymentIntent', () =>
         stripe.paymentIntents.retrieve(input.paymentIntentId),
       );
-      return { status: paymentIntent.status };
+      return {
+        status: paymentIntent.status,
+        lastPaymentErrorCode: paymentIntent.last_payment_error?.code ?? null,
+      };
     },
 
     /**

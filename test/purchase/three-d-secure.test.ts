@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paymentOutcomeSignal } from '../../src/workflows';
+import { paymentOutcomeSignal, purchaseStatusQuery } from '../../src/workflows';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 
@@ -73,6 +73,28 @@ describe('a card that needs 3-D Secure', () => {
         { timeout: 15_000 },
       )
       .toBe(true);
+    await authenticateOnSession(paymentIntentId, 'succeed');
+    await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+    expect((await handle.result()).status).toBe('completed');
+  });
+
+  it('the off-session failure event (authentication_required) is not taken for the customer failing', async () => {
+    const { handle, paymentIntentId } = await waitingForAuthentication();
+    // What a webhook receiver without a filter would forward: payment_intent.payment_failed for the
+    // off-session attempt that put the purchase in requires_action.
+    await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'failed' });
+    await expect
+      .poll(
+        async () => {
+          const history = await handle.fetchHistory();
+          return history.events?.some(
+            (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'getPaymentIntentStatus',
+          );
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(true);
+    expect((await handle.query(purchaseStatusQuery)).status).toBe('requires_action');
     await authenticateOnSession(paymentIntentId, 'succeed');
     await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
     expect((await handle.result()).status).toBe('completed');

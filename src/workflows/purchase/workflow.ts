@@ -5,6 +5,7 @@ import {
   CancellationScope,
   condition,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -359,6 +360,18 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         );
         if (status === 'succeeded') return true;
         continue; // not (yet) true in Stripe: keep waiting
+      }
+      // A failure hint is re-read too: the off-session `authentication_required` failure that caused
+      // this step, or an on-session attempt still under way, is not the customer's outcome.
+      // Behind patched(): purchases that started before this check replay their original path.
+      if (patched('reread-failed-payment-outcome')) {
+        const { status, lastPaymentErrorCode } = await stripe.getPaymentIntentStatus.executeWithOptions(
+          { summary: 'read the payment outcome' },
+          [{ paymentIntentId }],
+        );
+        if (status === 'succeeded') return true;
+        if (status === 'requires_action' || status === 'processing') continue;
+        if (lastPaymentErrorCode === 'authentication_required') continue;
       }
       if (await cancelPaymentIntent()) return true;
       await fail('failed', {
