@@ -91,6 +91,10 @@ function schemaFor(profile: Profile) {
     /** Prometheus scrape port of the worker's SDK metrics; 0 turns the exporter off. */
     METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(ports.metrics),
 
+    /** How often the worker starts workflows for purchases recorded at checkout but never started; 0 = off. */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+    /** A `pending` purchase older than this with no workflow is considered orphaned. */
+    RECONCILE_PENDING_AFTER_MS: positiveInt.max(86_400_000).default(60_000),
     CARD_WAIT_TIMEOUT_MS: positiveInt.default(24 * 60 * 60 * 1000),
     AUTHENTICATION_WAIT_TIMEOUT_MS: positiveInt.default(60 * 60 * 1000),
     MAX_PURCHASE_QUANTITY: positiveInt.max(1_000).default(10),

@@ -114,8 +114,8 @@ export function purchaseTimeouts(config: Config): PurchaseTimeouts {
 
 /**
  * Starts the purchase's workflow, once. The id is derived from the purchase id; `USE_EXISTING` makes a
- * second start while it runs return the running one, and `REJECT_DUPLICATE` refuses a second run after
- * it closed (a purchase is never run twice), which is reported here as "already started".
+ * second start while it runs return the running one (`started` is true then too), and `REJECT_DUPLICATE`
+ * refuses a second run after it closed (a purchase is never run twice): `started` false.
  */
 export async function startPurchaseWorkflow(
   client: Client,
@@ -175,6 +175,7 @@ const usage = `usage: npm run starter -- <command>
   buy <organizationId> <customerId> <creditPackId> [quantity] [idempotencyKey]
                               record a purchase and start its workflow; prints the purchase
   show <purchaseId>           the purchase row and the workflow's own status
+  reconcile                   start the workflows of purchases recorded but never started
   diagnostics                 Temporal → worker → Postgres round trip`;
 
 async function main(argv: string[]): Promise<number> {
@@ -215,6 +216,15 @@ async function main(argv: string[]): Promise<number> {
         .query(purchaseStatusQuery)
         .catch((error: Error) => ({ unavailable: error.message }));
       console.log(JSON.stringify({ purchase: toAdminPurchase(row), workflow }, null, 2));
+      return 0;
+    }
+    if (command === 'reconcile') {
+      const { startOrphanedPurchases } = await import('./temporal/reconcile');
+      const result = await startOrphanedPurchases(
+        { sql, client, config },
+        { olderThanMs: config.RECONCILE_PENDING_AFTER_MS },
+      );
+      console.log(JSON.stringify(result, null, 2));
       return 0;
     }
     if (command === 'diagnostics') {

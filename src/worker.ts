@@ -1,10 +1,12 @@
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { ConfigError, loadConfig } from './config';
-import { createSql } from './db/client';
-import { createLogger, temporalLogger } from './logger';
+import { type Config, ConfigError, loadConfig } from './config';
+import { createSql, type Sql } from './db/client';
+import { type AppLogger, createLogger, temporalLogger } from './logger';
 import { createStripe } from './stripe/client';
+import { connectClient } from './temporal/client';
 import { createWorker } from './temporal/create-worker';
+import { startOrphanedPurchases } from './temporal/reconcile';
 
 /**
  * Runs the purchase worker until SIGINT/SIGTERM. The SDK's Runtime owns those signals: it stops
@@ -41,12 +43,50 @@ async function main(): Promise<void> {
       },
       'worker started',
     );
-    await worker.run();
+    const stopSweeping = await sweepOrphanedPurchases(config, sql, logger);
+    try {
+      await worker.run();
+    } finally {
+      await stopSweeping();
+    }
     logger.info('worker stopped');
   } finally {
     await connection.close();
     await sql.end({ timeout: 5 });
   }
+}
+
+/**
+ * Every RECONCILE_INTERVAL_MS, starts the workflows of purchases recorded at checkout but never started
+ * (see src/temporal/reconcile.ts). Returns a function that stops the loop and closes its client.
+ */
+async function sweepOrphanedPurchases(
+  config: Config,
+  sql: Sql,
+  logger: AppLogger,
+): Promise<() => Promise<void>> {
+  if (config.RECONCILE_INTERVAL_MS === 0) return async () => {};
+  const client = await connectClient(config);
+  let running: Promise<void> = Promise.resolve();
+  const sweep = async () => {
+    try {
+      const { checked, started } = await startOrphanedPurchases(
+        { sql, client, config },
+        { olderThanMs: config.RECONCILE_PENDING_AFTER_MS },
+      );
+      if (started.length > 0) logger.warn({ checked, started }, 'started workflows of orphaned purchases');
+    } catch (error) {
+      logger.error({ err: error }, 'orphaned-purchase sweep failed; will retry');
+    }
+  };
+  const timer = setInterval(() => {
+    running = running.then(sweep);
+  }, config.RECONCILE_INTERVAL_MS);
+  return async () => {
+    clearInterval(timer);
+    await running;
+    await client.connection.close();
+  };
 }
 
 main().catch((error) => {

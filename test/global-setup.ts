@@ -11,6 +11,11 @@ export default async function setup(): Promise<() => Promise<void>> {
   const started = await stackUp(config, log);
   return async () => {
     if (process.env.KEEP_TEST_STACK === '1') return;
-    await stackDown(config, log, started);
+    // Quiet: vitest's summary stays the last thing a run prints; only failures to stop are reported.
+    await stackDown(
+      config,
+      (line) => line.includes('could not stop') && console.error(`[stack:test] ${line}`),
+      started,
+    );
   };
 }

@@ -26,11 +26,17 @@ function temporalVersionOk(binary: string): boolean {
   }
 }
 
-function goInstall(config: Config, module: string, what: string, log: (line: string) => void): void {
+function goInstall(
+  config: Config,
+  module: string,
+  what: string,
+  log: (line: string) => void,
+  slowHint = '',
+): void {
   if (!which('go')) {
     throw new StackError(`${what} is not built and Go is missing: install Go (https://go.dev/dl) and retry`);
   }
-  log(`building ${what} (${module}) into ${toolsBin(config)}; the Temporal CLI takes ~4 min the first time`);
+  log(`building ${what} (${module}) into ${toolsBin(config)}${slowHint}`);
   const started = Date.now();
   const result = spawnSync('go', ['install', module], {
     env: { ...process.env, GOBIN: toolsBin(config) },
@@ -46,7 +52,13 @@ export function ensureTemporalCli(config: Config, log: (line: string) => void): 
   if (onPath && temporalVersionOk(onPath)) return onPath;
   const cached = join(toolsBin(config), 'temporal');
   if (existsSync(cached) && temporalVersionOk(cached)) return cached;
-  goInstall(config, TEMPORAL_CLI_MODULE, 'the Temporal CLI 1.5.1', log);
+  goInstall(
+    config,
+    TEMPORAL_CLI_MODULE,
+    'the Temporal CLI 1.5.1',
+    log,
+    '; about 4 minutes with cold Go caches',
+  );
   if (!temporalVersionOk(cached))
     throw new StackError(`${cached} was built but does not report version 1.5.1`);
   return cached;
