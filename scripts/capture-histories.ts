@@ -21,7 +21,6 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { createCustomer, createSubscription } from '../src/db/billing';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
 import {
   cancelPurchaseUpdate,
@@ -145,20 +144,9 @@ const flows: Flow[] = [
     name: 'declined-on-attach-insufficient-funds',
     description: 'a card recorded on our side only, declined when attached (9995): failed, nothing charged',
     expect: 'failed',
-    run: async (env) => {
-      const base = await env.shopper();
-      const customer = await createCustomer(env.sql, base.organizationId, {
-        email: 'nsf@example.test',
-        name: 'Insufficient Funds',
-        defaultPaymentMethodId: 'pm_card_visa_chargeDeclinedInsufficientFunds',
-      });
-      await createSubscription(env.sql, base.organizationId, {
-        customerId: customer.id,
-        planId: base.planId,
-        status: 'active',
-      });
-      return (await env.buy({ ...base, customerId: customer.id })).handle;
-    },
+    run: async (env) =>
+      (await env.buy(await env.shopper({ recordedCard: 'pm_card_visa_chargeDeclinedInsufficientFunds' })))
+        .handle,
   },
   {
     name: '3ds-passed',

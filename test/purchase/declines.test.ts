@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCustomer, createSubscription } from '../../src/db/billing';
 import { stripeRecordsOf } from '../support/emulator-control';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 
@@ -49,18 +48,7 @@ describe('a declined card', () => {
     // Stripe validates a card when it is attached, so an insufficient-funds card cannot be saved; a card
     // recorded on our side only (POST /v1/customers defaultPaymentMethodId) is declined when the purchase
     // attaches it, and the purchase fails with Stripe's decline code.
-    const base = await env.shopper();
-    const customer = await createCustomer(env.sql, base.organizationId, {
-      email: 'nsf@example.test',
-      name: 'Insufficient Funds',
-      defaultPaymentMethodId: 'pm_card_visa_chargeDeclinedInsufficientFunds',
-    });
-    await createSubscription(env.sql, base.organizationId, {
-      customerId: customer.id,
-      planId: base.planId,
-      status: 'active',
-    });
-    const shopper = { ...base, customerId: customer.id };
+    const shopper = await env.shopper({ recordedCard: 'pm_card_visa_chargeDeclinedInsufficientFunds' });
     const { purchaseId, handle } = await env.buy(shopper);
     const result = await handle.result();
     expect(result.status).toBe('failed');
@@ -71,18 +59,7 @@ describe('a declined card', () => {
   });
 
   it('a card recorded on our side that Stripe accepts is attached on the first purchase and charged', async () => {
-    const base = await env.shopper();
-    const customer = await createCustomer(env.sql, base.organizationId, {
-      email: 'recorded@example.test',
-      name: 'Recorded Card',
-      defaultPaymentMethodId: 'pm_card_visa',
-    });
-    await createSubscription(env.sql, base.organizationId, {
-      customerId: customer.id,
-      planId: base.planId,
-      status: 'trialing',
-    });
-    const shopper = { ...base, customerId: customer.id };
+    const shopper = await env.shopper({ recordedCard: 'pm_card_visa', subscriptionStatus: 'trialing' });
     const { purchaseId, handle } = await env.buy(shopper);
     expect((await handle.result()).status).toBe('completed');
     const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);

@@ -36,6 +36,11 @@ export interface Shopper {
 export interface ShopperOptions {
   /** A Stripe test token whose card is attached as the default payment method; omit for no card. */
   card?: string;
+  /**
+   * A card recorded on our side only (POST /v1/customers defaultPaymentMethodId), with no Stripe
+   * customer yet: the first purchase creates the Stripe customer and attaches it.
+   */
+  recordedCard?: string;
   consumptionModel?: ConsumptionModel;
   subscriptionStatus?: SubscriptionStatus;
   /** Restrict the pack to another plan (not the customer's). */
@@ -91,6 +96,7 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
       email: `${tag}@example.test`,
       name: `Shopper ${tag}`,
       stripeCustomerId,
+      defaultPaymentMethodId: opts.recordedCard ?? null,
     });
     await createSubscription(sql, organization.id, {
       customerId: customer.id,
