@@ -138,8 +138,8 @@ export async function startPurchaseWorkflow(
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      // A purchase that outlives every wait it has is a bug; this bound makes it visible, not eternal.
-      workflowExecutionTimeout: `${timeouts.cardWaitTimeoutMs + timeouts.authenticationWaitTimeoutMs + 7 * 24 * 3600 * 1000} milliseconds`,
+      // No execution timeout on purpose: it would kill a purchase mid-refund, without compensation.
+      // Every wait inside the workflow is bounded instead (card and 3-D Secure waits, activity windows).
       typedSearchAttributes: [
         { key: OrganizationIdKey, value: purchase.organization_id },
         { key: CustomerIdKey, value: purchase.customer_id },

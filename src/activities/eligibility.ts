@@ -1,6 +1,7 @@
 import type { Sql } from '../db/client';
 import { decideEligibility, loadPurchaseFacts } from '../db/eligibility-queries';
 import { FailureType, nonRetryable } from './failures';
+import { currentRunId } from './run-id';
 
 export type EligibilityOutcome =
   | { eligible: true; credits: number; priceCents: number; currency: 'usd' }
@@ -11,9 +12,31 @@ export type EligibilityOutcome =
  * archived or the subscription gone past due since checkout), with the same pure rule as the portal.
  * The amounts are the purchase row's snapshot taken at checkout, never the pack's current price.
  */
+/**
+ * Claims the purchase for this workflow run: only a pending purchase that no other run claimed.
+ * Idempotent for the claiming run (a retried attempt claims again); any other run gets a typed
+ * failure and must touch nothing, so a purchase is driven by exactly one run, ever.
+ */
+async function claimPurchase(sql: Sql, purchaseId: string, runId: string): Promise<void> {
+  const claimed = await sql`
+    update purchases set workflow_run_id = ${runId}
+     where id = ${purchaseId}
+       and (workflow_run_id = ${runId} or (workflow_run_id is null and status = 'pending'))
+    returning id`;
+  if (claimed.length > 0) return;
+  const [row] = await sql<{ status: string; workflowRunId: string | null }[]>`
+    select status, workflow_run_id as "workflowRunId" from purchases where id = ${purchaseId}`;
+  if (!row) throw nonRetryable(FailureType.PurchaseNotFound, `purchase ${purchaseId} not found`);
+  throw nonRetryable(
+    FailureType.PurchaseClaimedElsewhere,
+    `purchase ${purchaseId} is ${row.status}${row.workflowRunId ? `, driven by run ${row.workflowRunId}` : ''}; this run leaves it alone`,
+  );
+}
+
 export function createEligibilityActivities({ sql }: { sql: Sql }) {
   return {
     async checkPurchaseEligibility(input: { purchaseId: string }): Promise<EligibilityOutcome> {
+      await claimPurchase(sql, input.purchaseId, currentRunId());
       const [purchase] = await sql<
         {
           organizationId: string;

@@ -16,6 +16,13 @@ export const FailureType = {
   CreditingRefused: 'CreditingRefused',
   /** The purchase row the workflow is about does not exist. */
   PurchaseNotFound: 'PurchaseNotFound',
+  /**
+   * Another workflow run drives this purchase, or it is no longer pending: this run must touch
+   * nothing (see migration 00007_purchase_claim).
+   */
+  PurchaseClaimedElsewhere: 'PurchaseClaimedElsewhere',
+  /** The database refused a status change (a settled purchase): retrying cannot help. */
+  PurchaseTransitionRefused: 'PurchaseTransitionRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import type { Sql } from '../db/client';
 import type { NextAction, PurchaseStatus } from '../domain/purchase-states';
 import { FailureType, nonRetryable } from './failures';
+import { currentRunId } from './run-id';
 
 export interface StatusRecord {
   purchaseId: string;
@@ -25,7 +26,8 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
      */
     async recordPurchaseStatus(record: StatusRecord): Promise<void> {
       const nextAction = record.nextAction ? sql.json(record.nextAction) : null;
-      const rows = await sql`
+      const runId = currentRunId();
+      const rows = await refusalsAreFinal(sql`
         update purchases set
           status = ${record.status},
           next_action = ${nextAction},
@@ -36,9 +38,14 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
           stripe_payment_intent_id = coalesce(${record.paymentIntentId ?? null}, stripe_payment_intent_id),
           stripe_refund_id = coalesce(${record.refundId ?? null}, stripe_refund_id)
          where id = ${record.purchaseId}
-         returning id`;
-      if (rows.length === 0)
-        throw nonRetryable(FailureType.PurchaseNotFound, `purchase ${record.purchaseId} not found`);
+           and (workflow_run_id is null or workflow_run_id = ${runId})
+         returning id`);
+      if (rows.length === 0) {
+        throw nonRetryable(
+          FailureType.PurchaseClaimedElsewhere,
+          `purchase ${record.purchaseId} not found or driven by another run`,
+        );
+      }
     },
 
     /**
@@ -111,6 +118,21 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
       if (!entry) throw new Error('insert into credit_ledger returned no row');
       return { ledgerEntryId: Number(entry.id), replayed: false };
     });
+  }
+}
+
+/** A status change the database refuses (a settled purchase) fails for good instead of retrying for hours. */
+async function refusalsAreFinal<T>(query: Promise<T>): Promise<T> {
+  try {
+    return await query;
+  } catch (error) {
+    if (isConstraintViolation(error)) {
+      throw nonRetryable(
+        FailureType.PurchaseTransitionRefused,
+        `the database refused: ${(error as Error).message}`,
+      );
+    }
+    throw error;
   }
 }
 

@@ -1,7 +1,13 @@
 import type Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { FailureType, nonRetryable } from './failures';
-import { stripeCall } from './stripe-errors';
+import {
+  classifyStripeError,
+  compensating,
+  isUnexpectedState,
+  stillProcessing,
+  stripeCall,
+} from './stripe-errors';
 
 /**
  * Stripe I/O of a purchase. Every call that creates or changes something carries an idempotency key
@@ -12,14 +18,14 @@ import { stripeCall } from './stripe-errors';
 
 export const idempotencyKeys = {
   stripeCustomer: (customerId: string) => `${customerId}:stripe-customer`,
-  attachRecorded: (customerId: string) => `${customerId}:attach-recorded-card`,
-  defaultRecorded: (customerId: string) => `${customerId}:default-recorded-card`,
+  attachRecorded: (purchaseId: string) => `${purchaseId}:attach-recorded-card`,
+  defaultRecorded: (purchaseId: string) => `${purchaseId}:default-recorded-card`,
   setup: (purchaseId: string) => `${purchaseId}:setup`,
   setupCancel: (purchaseId: string) => `${purchaseId}:setup-cancel`,
   defaultPaymentMethod: (purchaseId: string) => `${purchaseId}:default-payment-method`,
   charge: (purchaseId: string) => `${purchaseId}:charge`,
   chargeCancel: (purchaseId: string) => `${purchaseId}:charge-cancel`,
-  refund: (purchaseId: string) => `${purchaseId}:refund`,
+  refund: (purchaseId: string, amountCents: number) => `${purchaseId}:refund:${amountCents}`,
 };
 
 export interface PaymentParties {
@@ -49,25 +55,93 @@ function defaultPaymentMethodOf(customer: Stripe.Customer | Stripe.DeletedCustom
 export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Stripe }) {
   /** The PaymentIntent a purchase's charge key created, found by the metadata it carries. */
   async function findPaymentIntentOfPurchase(stripeCustomerId: string, purchaseId: string) {
-    const page = await stripeCall('list PaymentIntents', () =>
-      stripe.paymentIntents.list({ customer: stripeCustomerId, limit: 100 }),
-    );
-    return page.data.find((pi) => pi.metadata?.purchase_id === purchaseId) ?? null;
+    // Newest first, up to 1 000 of the customer's PaymentIntents: a purchase's own is among the latest.
+    let startingAfter: string | undefined;
+    for (let page = 0; page < 10; page += 1) {
+      const list = await stripeCall(
+        'list PaymentIntents',
+        () =>
+          stripe.paymentIntents.list({
+            customer: stripeCustomerId,
+            limit: 100,
+            ...(startingAfter ? { starting_after: startingAfter } : {}),
+          }),
+        compensating,
+      );
+      const found = list.data.find((pi) => pi.metadata?.purchase_id === purchaseId);
+      if (found) return found;
+      if (!list.has_more || list.data.length === 0) return null;
+      startingAfter = list.data.at(-1)?.id;
+    }
+    return null;
   }
 
-  async function adoptRecordedPaymentMethod(customerId: string, stripeCustomerId: string, recorded: string) {
-    const attached = await stripeCall('attach the recorded card', () =>
-      stripe.paymentMethods.attach(
-        recorded,
-        { customer: stripeCustomerId },
-        { idempotencyKey: idempotencyKeys.attachRecorded(customerId) },
-      ),
-    );
+  /** Polls a processing PaymentIntent (heartbeating) for up to a minute; retryable if still unsettled. */
+  async function waitWhileProcessing(paymentIntentId: string): Promise<Stripe.PaymentIntent> {
+    for (let i = 0; i < 30; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const current = await stripeCall('retrieve PaymentIntent', () =>
+        stripe.paymentIntents.retrieve(paymentIntentId),
+      );
+      if (current.status !== 'processing') return current;
+    }
+    throw stillProcessing(`PaymentIntent ${paymentIntentId}`);
+  }
+
+  /** What an off-session charge's PaymentIntent means for the purchase. */
+  function chargeResult(paymentIntent: Stripe.PaymentIntent): {
+    paymentIntentId: string;
+    chargeId: string | null;
+  } {
+    if (paymentIntent.status === 'requires_action' && paymentIntent.client_secret) {
+      throw nonRetryable(FailureType.AuthenticationRequired, 'the charge needs 3-D Secure', {
+        paymentIntentId: paymentIntent.id,
+        clientSecret: paymentIntent.client_secret,
+      });
+    }
+    if (paymentIntent.status !== 'succeeded') {
+      throw nonRetryable(FailureType.CardDeclined, `the charge ended ${paymentIntent.status}`, {
+        code: 'payment_failed',
+        declineCode: null,
+        message: `The payment could not be completed (${paymentIntent.status}).`,
+        paymentIntentId: paymentIntent.id,
+      });
+    }
+    const charge = paymentIntent.latest_charge;
+    return {
+      paymentIntentId: paymentIntent.id,
+      chargeId: typeof charge === 'string' ? charge : (charge?.id ?? null),
+    };
+  }
+
+  async function adoptRecordedPaymentMethod(
+    ids: { purchaseId: string; organizationId: string; customerId: string },
+    stripeCustomerId: string,
+    recorded: string,
+  ) {
+    let attached: Stripe.PaymentMethod;
+    try {
+      attached = await stripeCall('attach the recorded card', () =>
+        stripe.paymentMethods.attach(
+          recorded,
+          { customer: stripeCustomerId },
+          { idempotencyKey: idempotencyKeys.attachRecorded(ids.purchaseId) },
+        ),
+      );
+    } catch (error) {
+      // Stripe will not take this card: forget it, so the next purchase asks for a card instead of
+      // failing on it again.
+      await sql`
+        update customers set default_payment_method_id = null, updated_at = now()
+         where organization_id = ${ids.organizationId} and id = ${ids.customerId}
+           and default_payment_method_id = ${recorded}`;
+      throw error;
+    }
     await stripeCall('set default payment method', () =>
       stripe.customers.update(
         stripeCustomerId,
         { invoice_settings: { default_payment_method: attached.id } },
-        { idempotencyKey: idempotencyKeys.defaultRecorded(customerId) },
+        { idempotencyKey: idempotencyKeys.defaultRecorded(ids.purchaseId) },
       ),
     );
     return attached.id;
@@ -80,6 +154,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
      * `invoice_settings.default_payment_method` is the source of truth, mirrored into our row.
      */
     async ensureStripeCustomer(input: {
+      purchaseId: string;
       organizationId: string;
       customerId: string;
     }): Promise<PaymentParties> {
@@ -124,7 +199,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
         // A card recorded on our side only (POST /v1/customers with defaultPaymentMethodId): attach it
         // and make it Stripe's default, once per customer. A card Stripe declines surfaces here.
         paymentMethodId = await adoptRecordedPaymentMethod(
-          input.customerId,
+          input,
           stripeCustomerId,
           row.defaultPaymentMethodId,
         );
@@ -198,18 +273,27 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       purchaseId: string;
       setupIntentId: string;
     }): Promise<{ status: Stripe.SetupIntent.Status }> {
-      const current = await stripeCall('retrieve SetupIntent', () =>
-        stripe.setupIntents.retrieve(input.setupIntentId),
-      );
+      const read = () =>
+        stripeCall(
+          'retrieve SetupIntent',
+          () => stripe.setupIntents.retrieve(input.setupIntentId),
+          compensating,
+        );
+      const current = await read();
       if (current.status === 'canceled' || current.status === 'succeeded') return { status: current.status };
-      const canceled = await stripeCall('cancel SetupIntent', () =>
-        stripe.setupIntents.cancel(
+      if (current.status === 'processing') throw stillProcessing(`SetupIntent ${current.id}`);
+      try {
+        const canceled = await stripe.setupIntents.cancel(
           input.setupIntentId,
           { cancellation_reason: 'abandoned' },
           { idempotencyKey: idempotencyKeys.setupCancel(input.purchaseId) },
-        ),
-      );
-      return { status: canceled.status };
+        );
+        return { status: canceled.status };
+      } catch (error) {
+        // It changed state under us (succeeded at the last moment): report what it is now.
+        if (isUnexpectedState(error)) return { status: (await read()).status };
+        throw classifyStripeError(error, 'cancel SetupIntent', compensating);
+      }
     },
 
     /**
@@ -234,25 +318,13 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           { idempotencyKey: idempotencyKeys.charge(input.purchaseId) },
         ),
       );
-      if (paymentIntent.status === 'requires_action' && paymentIntent.client_secret) {
-        throw nonRetryable(FailureType.AuthenticationRequired, 'the charge needs 3-D Secure', {
-          paymentIntentId: paymentIntent.id,
-          clientSecret: paymentIntent.client_secret,
-        });
+      if (paymentIntent.status === 'processing') {
+        // Not settled yet (rare for cards): wait for Stripe's answer instead of guessing either way.
+        // The create replays this same answer under the key, so read the PaymentIntent itself.
+        const settled = await waitWhileProcessing(paymentIntent.id);
+        return chargeResult(settled);
       }
-      if (paymentIntent.status !== 'succeeded') {
-        throw nonRetryable(FailureType.CardDeclined, `the charge ended ${paymentIntent.status}`, {
-          code: 'payment_failed',
-          declineCode: null,
-          message: `The payment could not be completed (${paymentIntent.status}).`,
-          paymentIntentId: paymentIntent.id,
-        });
-      }
-      const charge = paymentIntent.latest_charge;
-      return {
-        paymentIntentId: paymentIntent.id,
-        chargeId: typeof charge === 'string' ? charge : (charge?.id ?? null),
-      };
+      return chargeResult(paymentIntent);
     },
 
     /** Stripe's current word on a PaymentIntent (the truth behind a webhook hint). */
@@ -267,7 +339,6 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
         lastPaymentErrorCode: paymentIntent.last_payment_error?.code ?? null,
       };
     },
-
     /**
      * Cancels a PaymentIntent left waiting for authentication. Safe when there is nothing to undo; and
      * when the customer authenticated at the last moment the PaymentIntent has succeeded and cannot be
@@ -277,18 +348,32 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       purchaseId: string;
       paymentIntentId: string;
     }): Promise<{ status: PaymentIntentStatus }> {
-      const current = await stripeCall('retrieve PaymentIntent', () =>
-        stripe.paymentIntents.retrieve(input.paymentIntentId),
-      );
+      const read = () =>
+        stripeCall(
+          'retrieve PaymentIntent',
+          () => stripe.paymentIntents.retrieve(input.paymentIntentId),
+          compensating,
+        );
+      const current = await read();
       if (current.status === 'canceled' || current.status === 'succeeded') return { status: current.status };
-      const canceled = await stripeCall('cancel PaymentIntent', () =>
-        stripe.paymentIntents.cancel(
+      // Processing may still end in a charge: never report it as canceled; retry until it settles.
+      if (current.status === 'processing') throw stillProcessing(`PaymentIntent ${current.id}`);
+      try {
+        const canceled = await stripe.paymentIntents.cancel(
           input.paymentIntentId,
           { cancellation_reason: 'abandoned' },
           { idempotencyKey: idempotencyKeys.chargeCancel(input.purchaseId) },
-        ),
-      );
-      return { status: canceled.status };
+        );
+        return { status: canceled.status };
+      } catch (error) {
+        // It changed state under us (authenticated at the last moment): report what it is now.
+        if (isUnexpectedState(error)) {
+          const now = await read();
+          if (now.status === 'processing') throw stillProcessing(`PaymentIntent ${now.id}`);
+          return { status: now.status };
+        }
+        throw classifyStripeError(error, 'cancel PaymentIntent', compensating);
+      }
     },
 
     /**
@@ -304,25 +389,37 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       amountCents: number;
     }): Promise<{ refundId: string | null }> {
       const paymentIntent = input.paymentIntentId
-        ? await stripeCall('retrieve PaymentIntent', () =>
-            stripe.paymentIntents.retrieve(input.paymentIntentId as string),
+        ? await stripeCall(
+            'retrieve PaymentIntent',
+            () => stripe.paymentIntents.retrieve(input.paymentIntentId as string),
+            compensating,
           )
         : await findPaymentIntentOfPurchase(input.stripeCustomerId, input.purchaseId);
+      if (paymentIntent?.status === 'processing') throw stillProcessing(`PaymentIntent ${paymentIntent.id}`);
       if (paymentIntent?.status !== 'succeeded') return { refundId: null };
-      const existing = await stripeCall('list refunds', () =>
-        stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 10 }),
+      // What already stands (this key's earlier attempt, or an operator's refund) counts.
+      const existing = await stripeCall(
+        'list refunds',
+        () => stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 100 }),
+        compensating,
       );
-      const standing = existing.data.find((r) => r.status !== 'failed' && r.status !== 'canceled');
-      if (standing) return { refundId: standing.id };
-      const refund = await stripeCall('refund', () =>
-        stripe.refunds.create(
-          {
-            payment_intent: paymentIntent.id,
-            amount: input.amountCents,
-            metadata: { purchase_id: input.purchaseId },
-          },
-          { idempotencyKey: idempotencyKeys.refund(input.purchaseId) },
-        ),
+      const standing = existing.data.filter((r) => r.status !== 'failed' && r.status !== 'canceled');
+      const refundedCents = standing.reduce((sum, r) => sum + r.amount, 0);
+      const remainingCents = Math.min(input.amountCents, paymentIntent.amount_received) - refundedCents;
+      if (remainingCents <= 0) return { refundId: standing[0]?.id ?? null };
+      const refund = await stripeCall(
+        'refund',
+        () =>
+          stripe.refunds.create(
+            {
+              payment_intent: paymentIntent.id,
+              amount: remainingCents,
+              metadata: { purchase_id: input.purchaseId },
+            },
+            // The amount is in the key: a different remainder is a different request, never a mismatch.
+            { idempotencyKey: idempotencyKeys.refund(input.purchaseId, remainingCents) },
+          ),
+        compensating,
       );
       return { refundId: refund.id };
     },

@@ -22,7 +22,23 @@ function retryAfterMs(error: Stripe.errors.StripeError): number | undefined {
  *   including a timeout after the request was sent, are retried with backoff, always with the same
  *   idempotency key, so an ambiguous charge resolves to the first result instead of a second charge.
  */
-export function classifyStripeError(error: unknown, operation: string): Error {
+export interface StripeCallOptions {
+  /**
+   * For compensations (refund, cancel): a request Stripe refuses is retried too, because giving up on
+   * an undo leaves money outstanding; a revoked key or a Stripe-side refusal is for an operator to fix
+   * while the activity keeps retrying (visible in the UI as a pending activity with its last failure).
+   */
+  rejectionsRetryable?: boolean;
+}
+
+/** The options compensation activities pass to every Stripe call. */
+export const compensating: StripeCallOptions = { rejectionsRetryable: true };
+
+export function classifyStripeError(
+  error: unknown,
+  operation: string,
+  options: StripeCallOptions = {},
+): Error {
   if (!(error instanceof Stripe.errors.StripeError))
     return error instanceof Error ? error : new Error(String(error));
   const what = `${operation}: ${error.message}`;
@@ -60,10 +76,10 @@ export function classifyStripeError(error: unknown, operation: string): Error {
   ) {
     return ApplicationFailure.create({ type: 'StripeUnavailable', message: what });
   }
-  return nonRetryable(
-    FailureType.PaymentRequestRejected,
-    `${what} (HTTP ${status}, ${error.code ?? error.type})`,
-  );
+  const detail = `${what} (HTTP ${status}, ${error.code ?? error.type})`;
+  if (options.rejectionsRetryable)
+    return ApplicationFailure.create({ type: 'StripeRequestRejected', message: detail });
+  return nonRetryable(FailureType.PaymentRequestRejected, detail);
 }
 
 /** How often a Stripe activity tells Temporal it is alive while a request is pending. */
@@ -74,7 +90,11 @@ const HEARTBEAT_INTERVAL_MS = 2_000;
  * heartbeats, so a worker that dies mid-request (SIGKILL, OOM) is noticed within the heartbeat timeout
  * and the call is retried, with the same idempotency key, on another worker.
  */
-export async function stripeCall<T>(operation: string, call: () => Promise<T>): Promise<T> {
+export async function stripeCall<T>(
+  operation: string,
+  call: () => Promise<T>,
+  options: StripeCallOptions = {},
+): Promise<T> {
   const context = activityContext();
   context?.heartbeat({ operation });
   const timer = context
@@ -83,7 +103,7 @@ export async function stripeCall<T>(operation: string, call: () => Promise<T>): 
   try {
     return await call();
   } catch (error) {
-    throw classifyStripeError(error, operation);
+    throw classifyStripeError(error, operation, options);
   } finally {
     clearInterval(timer);
   }
@@ -95,4 +115,17 @@ function activityContext(): Context | undefined {
   } catch {
     return undefined; // called outside an activity (scripts, tests of the classifier)
   }
+}
+
+/** Stripe's answer when an object changed state under a request (canceling what just succeeded). */
+export function isUnexpectedState(error: unknown): boolean {
+  return (
+    error instanceof Stripe.errors.StripeInvalidRequestError &&
+    (error.code === 'payment_intent_unexpected_state' || error.code === 'setup_intent_unexpected_state')
+  );
+}
+
+/** A PaymentIntent or SetupIntent still processing: retried (with backoff) until Stripe settles it. */
+export function stillProcessing(what: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'StillProcessing', message: `${what} is still processing` });
 }

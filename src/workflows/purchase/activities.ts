@@ -26,7 +26,8 @@ export const db = proxyActivities<Activities>({
  * charging again. The per-attempt timeout is above the SDK's own request timeout.
  */
 export const stripe = proxyActivities<Activities>({
-  startToCloseTimeout: '45 seconds',
+  // Above the sum of an activity's Stripe calls at the SDK's per-request timeout.
+  startToCloseTimeout: '3 minutes',
   // Stripe activities heartbeat while a request is pending: a dead worker is noticed in seconds.
   heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '6 hours',
@@ -35,5 +36,23 @@ export const stripe = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '2 minutes',
     nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+});
+
+/**
+ * Compensations (refund, cancel of a SetupIntent or PaymentIntent). They must eventually happen, so
+ * they retry far longer (7 days, backoff capped at 10 minutes) and every failure is retryable: the
+ * activities report a refused request as retryable too, since a revoked key or an outage is fixed by
+ * an operator, not by giving up. A refund cannot happen twice: the activity looks for a standing
+ * refund first, and Stripe never refunds beyond the captured amount.
+ */
+export const compensation = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  heartbeatTimeout: '10 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
   },
 });

@@ -23,13 +23,17 @@ export class Compensations {
     return this.steps.some((step) => step.name === name);
   }
 
+  /**
+   * Runs the outstanding compensations, newest first. A step leaves the list only once its undo
+   * succeeded: if one fails for good, it stays listed and the error propagates, so the purchase is
+   * never reported settled while money it took is still outstanding.
+   */
   async runAll(): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
-      while (this.steps.length > 0) {
-        const step = this.steps.pop();
-        if (!step) break;
+      for (let step = this.steps.at(-1); step !== undefined; step = this.steps.at(-1)) {
         log.info('compensating', { step: step.name });
         await step.undo();
+        this.steps.pop();
       }
     });
   }

@@ -10,12 +10,13 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { EligibilityOutcome } from '../../activities/eligibility';
 import type { AuthenticationRequiredDetails, CardDeclinedDetails } from '../../activities/failures';
 import { FailureType } from '../../activities/failures';
 import type { PaymentParties } from '../../activities/payments';
 import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
 import { PurchaseStatusKey } from '../../temporal/search-attributes';
-import { db, stripe } from './activities';
+import { compensation, db, stripe } from './activities';
 import { Compensations } from './compensations';
 import {
   cancelPurchaseUpdate,
@@ -59,6 +60,10 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     cancelRequested: false,
   };
   const compensations = new Compensations();
+  /** Set once the purchase is being settled on a failure path: a failure inside that is not retried. */
+  let settling = false;
+  /** Set right before the charge request: only then can a refund have anything to find. */
+  let chargeAttempted = false;
   let cancelRequestedBy: 'customer' | 'operator' = 'customer';
   /** Hints from webhooks or the portal; the truth is always re-read from Stripe. */
   let setupIntentHint = false;
@@ -136,7 +141,20 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
    * was among the compensations (money was taken), the purchase ends `refunded` whatever the cause.
    */
   async function fail(status: PurchaseStatus, failure: PurchaseFailure): Promise<void> {
-    await compensations.runAll();
+    settling = true;
+    try {
+      await compensations.runAll();
+    } catch (error) {
+      // An undo that cannot be done (a refund Stripe keeps refusing after days of retries) is not
+      // papered over: the workflow fails loudly, the row keeps its in-flight status, and the
+      // outstanding step is named for the operator.
+      throw ApplicationFailure.nonRetryable(
+        `purchase ${state.purchaseId}: compensation failed, operator action needed: ${
+          error instanceof ActivityFailure ? (error.cause?.message ?? error.message) : String(error)
+        }`,
+        'CompensationFailed',
+      );
+    }
     await transition(state.refundId ? 'refunded' : status, { failure });
   }
 
@@ -148,9 +166,19 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   // ── The purchase ─────────────────────────────────────────────────────────────────────────────────
   async function run(): Promise<void> {
     // 1. Eligibility, on the live data, with the amounts snapshotted at checkout.
-    const verdict = await db.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
-      { purchaseId: input.purchaseId },
-    ]);
+    let verdict: EligibilityOutcome;
+    try {
+      verdict = await db.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
+        { purchaseId: input.purchaseId },
+      ]);
+    } catch (error) {
+      // Another run drives this purchase, or it was settled before this run began: touch nothing.
+      const claimed = typedFailure(error, FailureType.PurchaseClaimedElsewhere);
+      if (!claimed) throw error;
+      log.warn('purchase not claimed by this run; leaving it alone', { reason: claimed.message });
+      state.failure = { code: 'purchase_claimed_elsewhere', message: claimed.message };
+      return;
+    }
     if (!verdict.eligible) {
       return transition('ineligible', { failure: { code: verdict.code, message: verdict.message } });
     }
@@ -160,7 +188,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     let parties: PaymentParties;
     try {
       parties = await stripe.ensureStripeCustomer.executeWithOptions({ summary: 'find the card on file' }, [
-        { organizationId: input.organizationId, customerId: input.customerId },
+        { purchaseId: input.purchaseId, organizationId: input.organizationId, customerId: input.customerId },
       ]);
     } catch (error) {
       // A card recorded on our side only, that Stripe declines when it is attached.
@@ -175,14 +203,18 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     // 3. The charge. Its compensation is registered first: if anything goes wrong after this point,
     //    whatever this purchase's key charged is refunded.
     compensations.add('refund', async () => {
-      const { refundId } = await stripe.refundPayment.executeWithOptions({ summary: 'refund the charge' }, [
-        {
-          purchaseId: input.purchaseId,
-          paymentIntentId: state.paymentIntentId,
-          stripeCustomerId: parties.stripeCustomerId,
-          amountCents: verdict.priceCents,
-        },
-      ]);
+      if (!chargeAttempted) return; // nothing was sent to Stripe: nothing to refund
+      const { refundId } = await compensation.refundPayment.executeWithOptions(
+        { summary: 'refund the charge' },
+        [
+          {
+            purchaseId: input.purchaseId,
+            paymentIntentId: state.paymentIntentId,
+            stripeCustomerId: parties.stripeCustomerId,
+            amountCents: verdict.priceCents,
+          },
+        ],
+      );
       state.refundId = refundId;
     });
     await transition('charging');
@@ -224,7 +256,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     ]);
     state.setupIntentId = setupIntent.setupIntentId;
     compensations.add('cancel SetupIntent', async () => {
-      await stripe.cancelSetupIntent.executeWithOptions({ summary: 'cancel the card request' }, [
+      await compensation.cancelSetupIntent.executeWithOptions({ summary: 'cancel the card request' }, [
         { purchaseId: input.purchaseId, setupIntentId: setupIntent.setupIntentId },
       ]);
     });
@@ -280,6 +312,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     paymentMethodId: string,
     amountCents: number,
   ): Promise<boolean> {
+    chargeAttempted = true;
     try {
       const result = await stripe.chargeOffSession.executeWithOptions(
         { summary: `charge ${amountCents} cents off-session` },
@@ -389,7 +422,8 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     try {
       await run();
     } catch (error) {
-      if (!(error instanceof ActivityFailure) || isTerminalPurchaseStatus(state.status)) throw error;
+      if (!(error instanceof ActivityFailure) || settling || isTerminalPurchaseStatus(state.status))
+        throw error;
       // A step failed for good (a rejected Stripe request, an exhausted retry window): undo and settle.
       log.error('purchase step failed', { error: error.cause?.message ?? error.message });
       await fail('failed', {
