@@ -22,12 +22,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
+import { purchaseTimeouts } from '../src/starter';
 import {
   cancelPurchaseUpdate,
   type PurchaseState,
   paymentMethodAddedSignal,
   paymentOutcomeSignal,
-  type purchaseWorkflow,
+  purchaseWorkflow,
 } from '../src/workflows';
 import { HISTORIES_DIR, historyFromJson, historyToJson } from '../test/replay/history-files';
 import { testConfig } from '../test/support/config';
@@ -80,6 +81,31 @@ async function stallNextCharge(env: PurchaseEnv) {
 }
 
 const flows: Flow[] = [
+  {
+    name: 'rerun-of-settled-purchase-untouched',
+    description:
+      'a second run for a completed purchase (as after the first left retention): the claim is refused, nothing touched',
+    expect: 'pending',
+    run: async (env) => {
+      const shopper = await env.shopper({ card: 'pm_card_visa' });
+      const { purchaseId, handle } = await env.buy(shopper);
+      await handle.result();
+      return env.temporal.client.workflow.start(purchaseWorkflow, {
+        workflowId: `${handle.workflowId}:rerun`,
+        taskQueue: env.temporal.taskQueue,
+        args: [
+          {
+            purchaseId,
+            organizationId: shopper.organizationId,
+            customerId: shopper.customerId,
+            creditPackId: shopper.packId,
+            quantity: 1,
+            ...purchaseTimeouts(env.config),
+          },
+        ],
+      });
+    },
+  },
   {
     name: 'completed-card-on-file',
     description: 'card on file: pending → charging → crediting → completed',
