@@ -1,6 +1,11 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
 import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/portal/app';
+import { createPurchase } from '../../src/starter';
+import { startOrphanedPurchases } from '../../src/temporal/reconcile';
+import { purchaseWorkflowId } from '../../src/workflows';
 import { call, newPack, newWorld, ok } from '../catalog/helpers';
 import { stripeRecordsOf } from '../support/emulator-control';
 import { type PortalHarness, portalHarness } from './harness';
@@ -13,6 +18,42 @@ afterAll(() => h?.close());
 
 const purchasesOf = async (customerId: string) =>
   h.env.sql<{ id: string }[]>`select id from purchases where customer_id = ${customerId}`;
+
+/** The worker's orphan sweep, at once (no grace period), over this file's organization. */
+const sweep = () =>
+  startOrphanedPurchases(
+    { sql: h.env.sql, client: h.env.temporal.client, config: h.env.config },
+    { olderThanMs: 0, organizationId: h.world.orgId },
+  );
+
+/** Whether the purchase's workflow exists at all. */
+const workflowExists = (purchaseId: string) =>
+  h.env.temporal.client.workflow
+    .getHandle(purchaseWorkflowId(purchaseId))
+    .describe()
+    .then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      },
+    );
+
+/** A purchase recorded at checkout whose workflow never started (the checkout died in between). */
+async function recordedOnly(who: { id: string }) {
+  const { purchase } = await createPurchase(
+    h.env.sql,
+    {
+      organizationId: h.world.orgId,
+      customerId: who.id,
+      creditPackId: h.pack.id,
+      quantity: 1,
+      idempotencyKey: randomUUID(),
+    },
+    { maxQuantity: h.env.config.MAX_PURCHASE_QUANTITY },
+  );
+  return purchase;
+}
 
 describe('POST /v1/portal/purchases (checkout)', () => {
   it('answers 202 with the purchase in the §8 shape; a card on file completes it and grows the balance', async () => {
@@ -184,7 +225,139 @@ describe('POST /v1/portal/purchases (checkout)', () => {
   });
 });
 
+describe('POST /v1/portal/purchases while the workflow service is unreachable', () => {
+  it('a purchase recorded but not started answers 202 pending (never an error); the sweep starts it, charged once', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    // A portal whose Temporal is unreachable (nothing listens on that port); Postgres is up.
+    const connection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
+    const down = await buildApp({
+      config: h.env.config,
+      sql: h.env.sql,
+      logger: false,
+      temporal: new Client({ connection }),
+      stripe: h.env.stripe,
+      checkoutWaitMs: 3_000,
+    });
+    const key = randomUUID();
+    let purchaseId: string;
+    try {
+      const res = await call(down, 'POST', '/v1/portal/purchases', {
+        token: who.token,
+        body: { creditPackId: h.pack.id },
+        headers: { 'idempotency-key': key },
+      });
+      expect(res.status).toBe(202);
+      expect(res.body.data).toMatchObject({ status: 'pending', nextAction: null, failure: null });
+      purchaseId = res.body.data.id;
+      expect(res.headers.location).toBe(`/v1/portal/purchases/${purchaseId}`);
+    } finally {
+      await down.close();
+      await connection.close().catch(() => {});
+    }
+    // The row is the promise: recorded, pending, nothing running yet.
+    expect((await purchasesOf(who.id)).map((p) => p.id)).toEqual([purchaseId]);
+    expect((await ok(h.app, 'GET', `/v1/portal/purchases/${purchaseId}`, { token: who.token })).status).toBe(
+      'pending',
+    );
+    expect(await workflowExists(purchaseId)).toBe(false);
+
+    // The worker's sweep starts it, once; it completes.
+    expect((await sweep()).started).toEqual([purchaseId]);
+    await h.purchaseReaches(who, purchaseId, 'completed');
+    // A retry of the same key (the page retries) is the same purchase, not a second one.
+    const again = await h.checkout(who, { creditPackId: h.pack.id }, key);
+    expect(again.status).toBe(202);
+    expect(again.body.data).toMatchObject({ id: purchaseId, status: 'completed' });
+    expect((await purchasesOf(who.id)).map((p) => p.id)).toEqual([purchaseId]);
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchaseId);
+    expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    expect((await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token })).purchasedCredits).toBe(500);
+  });
+
+  it('nothing recorded when there is no workflow service at all: 503, retry with the same key', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const none = await buildApp({
+      config: h.env.config,
+      sql: h.env.sql,
+      logger: false,
+      stripe: h.env.stripe,
+    });
+    try {
+      const res = await call(none, 'POST', '/v1/portal/purchases', {
+        token: who.token,
+        body: { creditPackId: h.pack.id },
+        headers: { 'idempotency-key': randomUUID() },
+      });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('service_unavailable');
+    } finally {
+      await none.close();
+    }
+    expect(await purchasesOf(who.id)).toEqual([]);
+  });
+});
+
 describe('POST /v1/portal/purchases/{id}/cancel', () => {
+  it('cancels a purchase recorded but never started (no workflow): canceled at once, and the sweep leaves it', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const purchase = await recordedOnly(who);
+    const cancel = await call(h.app, 'POST', `/v1/portal/purchases/${purchase.id}/cancel`, {
+      token: who.token,
+    });
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.data).toMatchObject({
+      id: purchase.id,
+      status: 'canceled',
+      nextAction: null,
+      failure: { code: 'canceled', message: 'Canceled by the customer.' },
+    });
+    expect((await ok(h.app, 'GET', `/v1/portal/purchases/${purchase.id}`, { token: who.token })).status).toBe(
+      'canceled',
+    );
+    expect((await sweep()).started).not.toContain(purchase.id);
+    expect(await workflowExists(purchase.id)).toBe(false);
+    const again = await call(h.app, 'POST', `/v1/portal/purchases/${purchase.id}/cancel`, {
+      token: who.token,
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('purchase_not_cancelable');
+    expect(await stripeRecordsOf(h.env.emulatorUrl, purchase.id)).toMatchObject({ paymentIntents: [] });
+
+    // The operator's twin.
+    const other = await recordedOnly(who);
+    const byOperator = await call(h.app, 'POST', `/v1/purchases/${other.id}/cancel`, {
+      token: h.world.apiKey,
+    });
+    expect(byOperator.status).toBe(200);
+    expect(byOperator.body.data).toMatchObject({
+      id: other.id,
+      status: 'canceled',
+      customerId: who.id,
+      failure: { code: 'canceled', message: 'Canceled by an operator.' },
+    });
+    expect((await sweep()).started).not.toContain(other.id);
+  });
+
+  it('a pending purchase a workflow claimed, whose workflow is gone, is not canceled behind its back (409)', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const purchase = await recordedOnly(who);
+    // Claimed by a run (the workflow's first activity), but that workflow is not there to ask.
+    await h.env.sql`update purchases set workflow_run_id = 'run-gone' where id = ${purchase.id}`;
+    const cancel = await call(h.app, 'POST', `/v1/portal/purchases/${purchase.id}/cancel`, {
+      token: who.token,
+    });
+    expect(cancel.status).toBe(409);
+    expect(cancel.body.error.code).toBe('purchase_not_cancelable');
+    const [row] = await h.env.sql<
+      { status: string }[]
+    >`select status from purchases where id = ${purchase.id}`;
+    expect(row?.status).toBe('pending');
+    // Settle it so the sweep of later tests has nothing of this one to start (it would find it claimed).
+    await h.env.sql`
+      update purchases set status = 'failed', failure_code = 'test', failure_message = 'test'
+       where id = ${purchase.id}`;
+  });
+
   it('cancels a purchase waiting for a card: canceled, SetupIntent canceled, nothing charged', async () => {
     const who = await h.customer({ plan: 'free' });
     const res = await h.checkout(who);

@@ -101,6 +101,52 @@ describe('test-mode portal routes (Stripe emulator only)', () => {
     expect(again.status).toBe(409);
   });
 
+  it('the confirm hints the workflow itself: with Stripe webhooks withheld, a no-card purchase still completes', async () => {
+    const { who, purchase, setupIntentId } = await waitingForCard();
+    await h.emulator('POST', '/webhooks/control', { withhold: true });
+    try {
+      const confirm = await ok(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {
+        token: who.token,
+        status: 200,
+        body: { card: '4242424242424242' },
+      });
+      expect(confirm).toEqual({ id: setupIntentId, status: 'succeeded', requiresAction: false });
+      await h.purchaseReaches(who, purchase.id, 'completed');
+      expect(await h.signalsOf(purchase.id)).toEqual(['paymentMethodAdded']);
+      const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchase.id);
+      expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    } finally {
+      await h.emulator('POST', '/webhooks/release', { order: 'fifo' });
+    }
+  });
+
+  it('the 3-D Secure steps hint the workflow too: a 3184 card completes with webhooks withheld', async () => {
+    const { who, purchase, setupIntentId } = await waitingForCard();
+    await h.emulator('POST', '/webhooks/control', { withhold: true });
+    try {
+      await ok(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {
+        token: who.token,
+        status: 200,
+        body: { card: '4000002760003184' },
+      });
+      await ok(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/authenticate`, {
+        token: who.token,
+        status: 200,
+        body: { outcome: 'succeed' },
+      });
+      const waiting = await h.purchaseReaches(who, purchase.id, 'requires_action');
+      await ok(h.app, 'POST', `/v1/portal/test-mode/payment-intents/${intentOf(waiting)}/authenticate`, {
+        token: who.token,
+        status: 200,
+        body: { outcome: 'succeed' },
+      });
+      await h.purchaseReaches(who, purchase.id, 'completed');
+      expect(await h.signalsOf(purchase.id)).toEqual(['paymentMethodAdded', 'paymentOutcome']);
+    } finally {
+      await h.emulator('POST', '/webhooks/release', { order: 'fifo' });
+    }
+  });
+
   it('a card refused at setup (9995) answers 402 card_declined and the purchase keeps waiting', async () => {
     const { who, purchase, setupIntentId } = await waitingForCard();
     const res = await call(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {

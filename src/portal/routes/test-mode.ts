@@ -1,8 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger } from 'fastify';
 import Stripe from 'stripe';
 import { Type } from 'typebox';
 import type { PurchaseRow } from '../../db/purchases';
 import { AppError } from '../../domain/errors';
+import {
+  type PaymentMethodAdded,
+  type PaymentOutcome,
+  paymentMethodAddedSignal,
+  paymentOutcomeSignal,
+  purchaseWorkflowId,
+} from '../../workflows';
 import { envelope, type RouteDeps, sessionOf } from '../context';
 import { sendError } from '../errors';
 import * as S from '../schemas';
@@ -22,6 +30,8 @@ export const testCards = [
 ] as const;
 
 const portalSecurity = [{ portalSession: [] }];
+/** How long a hint to the workflow may take before the answer goes without it (the webhook still comes). */
+const HINT_DEADLINE_MS = 3_000;
 const Outcome = Type.Union([Type.Literal('succeed'), Type.Literal('fail')], {
   description: 'complete 3-D Secure, or fail it',
 });
@@ -36,8 +46,41 @@ const IntentAnswer = Type.Object({
   requiresAction: Type.Boolean({ description: 'true: 3-D Secure must be completed next' }),
 });
 
-export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql, stripe }) => {
+export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { config, sql, stripe, temporal },
+) => {
   if (config.stripeIsReal) return; // defence in depth: app.ts does not register this plugin then either
+
+  /**
+   * Tells the purchase's workflow what the step just did, as the portal does after Stripe.js: so the
+   * purchase goes on without waiting for Stripe's webhook. Best effort: the webhook still comes (and
+   * the workflow re-reads the intent from Stripe either way), so a failure is logged, not answered.
+   */
+  async function hint(
+    log: FastifyBaseLogger,
+    purchaseId: string,
+    what: { setupIntent: PaymentMethodAdded } | { payment: PaymentOutcome },
+  ): Promise<void> {
+    if (!temporal) {
+      log.warn({ purchaseId }, 'test mode: no workflow client, the purchase waits for the webhook');
+      return;
+    }
+    const handle = temporal.workflow.getHandle(purchaseWorkflowId(purchaseId));
+    try {
+      await temporal.withDeadline(Date.now() + HINT_DEADLINE_MS, () =>
+        'setupIntent' in what
+          ? handle.signal(paymentMethodAddedSignal, what.setupIntent)
+          : handle.signal(paymentOutcomeSignal, what.payment),
+      );
+      log.info({ purchaseId, ...what }, 'test mode: workflow hinted');
+    } catch (error) {
+      log.warn(
+        { err: error, purchaseId, ...what },
+        'test mode: could not hint the workflow; the purchase waits for the webhook',
+      );
+    }
+  }
 
   async function emulator<T>(path: string, body: unknown): Promise<T> {
     const response = await fetch(`${config.stripeEmulatorUrl}/_emulator${path}`, {
@@ -125,6 +168,9 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         const setupIntent = await stripe.setupIntents.confirm(request.params.id, {
           payment_method: paymentMethod.id,
         });
+        if (setupIntent.status === 'succeeded') {
+          await hint(request.log, row.id, { setupIntent: { setupIntentId: setupIntent.id } });
+        }
         return envelope({
           id: setupIntent.id,
           status: setupIntent.status,
@@ -173,6 +219,9 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
         `/setup_intents/${request.params.id}/authenticate`,
         { outcome: request.body.outcome },
       );
+      if (after.status === 'succeeded') {
+        await hint(request.log, row.id, { setupIntent: { setupIntentId: after.id } });
+      }
       return envelope({
         id: after.id,
         status: after.status,
@@ -221,12 +270,21 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
           paymentIntent = await stripe.paymentIntents.confirm(request.params.id, { payment_method: card });
         }
         if (paymentIntent.status !== 'requires_action') {
+          if (paymentIntent.status === 'succeeded') {
+            await hint(request.log, row.id, {
+              payment: { paymentIntentId: paymentIntent.id, outcome: 'succeeded' },
+            });
+          }
           return envelope({ id: paymentIntent.id, status: paymentIntent.status, requiresAction: false });
         }
         const after = await emulator<{ id: string; status: string }>(
           `/payment_intents/${request.params.id}/authenticate`,
           { outcome: request.body.outcome },
         );
+        const outcome = paymentOutcomeOf(after.status);
+        if (outcome) {
+          await hint(request.log, row.id, { payment: { paymentIntentId: after.id, outcome } });
+        }
         return envelope({
           id: after.id,
           status: after.status,
@@ -240,3 +298,13 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
     },
   );
 };
+
+/**
+ * The hint a PaymentIntent's status after 3-D Secure gives (what its webhook would say): succeeded, or
+ * failed once it needs another card; none while it is still processing or awaiting the customer.
+ */
+function paymentOutcomeOf(status: string): PaymentOutcome['outcome'] | null {
+  if (status === 'succeeded') return 'succeeded';
+  if (status === 'requires_payment_method') return 'failed';
+  return null;
+}
