@@ -16,7 +16,9 @@ export type StripeEventOutcome =
   | 'ignored'
   | 'unmatched'
   | 'purchase_settled'
-  | 'workflow_closed';
+  | 'workflow_closed'
+  | 'credits_reversed'
+  | 'partial_refund_review';
 
 export interface StripeEventRecord {
   id: string;

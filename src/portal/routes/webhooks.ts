@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type postgres from 'postgres';
 import type Stripe from 'stripe';
 import { Type } from 'typebox';
+import { reverseRefundedPurchase } from '../../db/refund-reversal';
 import {
   claimStripeEvent,
   findPurchaseForStripeObject,
@@ -151,10 +152,51 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         );
       }
 
+      /**
+       * A refund of a completed purchase's charge (Stripe's dashboard, support): credits granted for a
+       * charge that no longer stands are taken back. A full refund reverses them in this transaction; a
+       * partial one is recorded for review (how many credits a partial refund is worth is a policy
+       * decision). Refunds the workflow made itself concern purchases that never completed: ignored.
+       */
+      async function refunded(
+        tx: postgres.TransactionSql,
+      ): Promise<{ outcome: StripeEventOutcome; purchaseId: string | null }> {
+        const charge = event.data.object as Stripe.Charge;
+        const paymentIntentId =
+          typeof charge.payment_intent === 'string'
+            ? charge.payment_intent
+            : (charge.payment_intent?.id ?? null);
+        const purchase = await findPurchaseForStripeObject(tx, {
+          id: paymentIntentId,
+          metadata,
+          kind: 'payment_intent',
+        });
+        if (!purchase) return { outcome: 'unmatched', purchaseId: null };
+        if (purchase.status !== 'completed') return { outcome: 'ignored', purchaseId: purchase.id };
+        if (!charge.refunded) {
+          request.log.warn(
+            {
+              purchaseId: purchase.id,
+              amountRefunded: charge.amount_refunded,
+              amount: charge.amount_captured,
+            },
+            'partial refund of a completed purchase: credits left in place, review needed',
+          );
+          return { outcome: 'partial_refund_review', purchaseId: purchase.id };
+        }
+        const latestRefund = charge.refunds?.data?.[0]?.id ?? null;
+        const reversed = await reverseRefundedPurchase(tx, {
+          purchaseId: purchase.id,
+          refundId: latestRefund,
+        });
+        return { outcome: reversed ? 'credits_reversed' : 'ignored', purchaseId: purchase.id };
+      }
+
       /** What the event asks of its purchase; throws (→ 503, rolled back) only when Temporal fails. */
       async function act(
         tx: postgres.TransactionSql,
       ): Promise<{ outcome: StripeEventOutcome; purchaseId: string | null }> {
+        if (event.type === 'charge.refunded') return refunded(tx);
         const signal = signalFor(event, objectId);
         if (!signal) return { outcome: 'ignored', purchaseId: null };
         const purchase = await findPurchaseForStripeObject(tx, { id: objectId, metadata, kind: signal.kind });
