@@ -33,8 +33,8 @@ import {
 import { HISTORIES_DIR, historyFromJson, historyToJson } from '../test/replay/history-files';
 import { testConfig } from '../test/support/config';
 import { emulatorControl } from '../test/support/emulator-control';
+import { activityRan } from '../test/support/history';
 import { type PurchaseEnv, purchaseEnv } from '../test/support/purchase-env';
-import { waitFor } from '../test/support/wait';
 import { workflowBundle } from '../test/support/worker';
 import { stackDown, stackUp } from './stack/stack';
 
@@ -57,19 +57,6 @@ async function authenticateOnSession(env: PurchaseEnv, paymentIntentId: string, 
     payment_method: paymentIntent.last_payment_error?.payment_method?.id,
   });
   await emulatorControl(env.emulatorUrl).authenticatePaymentIntent(paymentIntentId, outcome);
-}
-
-/** Waits until the workflow has run an activity of this type (it is in the history). */
-async function ranActivity(handle: Handle, activityType: string, times = 1) {
-  await waitFor(async () => {
-    const history = await handle.fetchHistory();
-    const done = history.events?.filter((e) => e.activityTaskCompletedEventAttributes).length ?? 0;
-    const scheduled =
-      history.events?.filter(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType,
-      ).length ?? 0;
-    return scheduled >= times && done >= scheduled;
-  }, `${activityType} to have run`);
 }
 
 async function stallNextCharge(env: PurchaseEnv) {
@@ -148,7 +135,7 @@ const flows: Flow[] = [
       const waiting = await env.reaches(handle, 'awaiting_payment_method');
       const setupIntentId = waiting.setupIntentId as string;
       await handle.signal(paymentMethodAddedSignal, { setupIntentId });
-      await ranActivity(handle, 'adoptSetupIntentPaymentMethod');
+      await activityRan(handle, 'adoptSetupIntentPaymentMethod');
       await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
       await handle.signal(paymentMethodAddedSignal, { setupIntentId });
       return handle;
@@ -194,7 +181,7 @@ const flows: Flow[] = [
       const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }));
       const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
       await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
-      await ranActivity(handle, 'getPaymentIntentStatus');
+      await activityRan(handle, 'getPaymentIntentStatus');
       await authenticateOnSession(env, paymentIntentId, 'succeed');
       await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
       return handle;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentMethodAddedSignal } from '../../src/workflows';
 import { stripeRecordsOf } from '../support/emulator-control';
+import { activityRan } from '../support/history';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 
 let env: PurchaseEnv;
@@ -57,15 +58,7 @@ describe('a customer without a card', () => {
     await handle.signal(paymentMethodAddedSignal, { setupIntentId }); // premature: nothing confirmed
     await handle.signal(paymentMethodAddedSignal, { setupIntentId: 'seti_not_this_purchase' });
     // Still waiting once the workflow has looked (the history shows the read of the SetupIntent).
-    await expect
-      .poll(
-        async () => {
-          const history = await handle.fetchHistory();
-          return history.events?.filter((e) => e.activityTaskCompletedEventAttributes).length ?? 0;
-        },
-        { timeout: 15_000 },
-      )
-      .toBeGreaterThanOrEqual(5);
+    await activityRan(handle, 'adoptSetupIntentPaymentMethod');
     expect((await env.row(waiting.purchaseId)).status).toBe('awaiting_payment_method');
 
     await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });

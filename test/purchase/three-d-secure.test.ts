@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentOutcomeSignal, purchaseStatusQuery } from '../../src/workflows';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
+import { activityRan } from '../support/history';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 
 let env: PurchaseEnv;
@@ -62,17 +63,7 @@ describe('a card that needs 3-D Secure', () => {
   it('a success message that Stripe does not confirm is not credited', async () => {
     const { handle, paymentIntentId } = await waitingForAuthentication();
     await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' }); // forged / early
-    await expect
-      .poll(
-        async () => {
-          const history = await handle.fetchHistory();
-          return history.events?.some(
-            (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'getPaymentIntentStatus',
-          );
-        },
-        { timeout: 15_000 },
-      )
-      .toBe(true);
+    await activityRan(handle, 'getPaymentIntentStatus');
     await authenticateOnSession(paymentIntentId, 'succeed');
     await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
     expect((await handle.result()).status).toBe('completed');
@@ -83,17 +74,7 @@ describe('a card that needs 3-D Secure', () => {
     // What a webhook receiver without a filter would forward: payment_intent.payment_failed for the
     // off-session attempt that put the purchase in requires_action.
     await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'failed' });
-    await expect
-      .poll(
-        async () => {
-          const history = await handle.fetchHistory();
-          return history.events?.some(
-            (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'getPaymentIntentStatus',
-          );
-        },
-        { timeout: 15_000 },
-      )
-      .toBe(true);
+    await activityRan(handle, 'getPaymentIntentStatus');
     expect((await handle.query(purchaseStatusQuery)).status).toBe('requires_action');
     await authenticateOnSession(paymentIntentId, 'succeed');
     await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
