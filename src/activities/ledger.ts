@@ -1,5 +1,5 @@
-import postgres from 'postgres';
 import type { Sql } from '../db/client';
+import { constraintViolation } from '../db/errors';
 import type { NextAction, PurchaseStatus } from '../domain/purchase-states';
 import { FailureType, nonRetryable } from './failures';
 import { currentRunId } from './run-id';
@@ -63,7 +63,7 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
         return await grantInTransaction(purchaseId);
       } catch (error) {
         // The database refusing the grant (a constraint) will refuse it again: stop and refund.
-        if (isConstraintViolation(error)) {
+        if (constraintViolation(error) !== null) {
           throw nonRetryable(
             FailureType.CreditingRefused,
             `the ledger refused the grant: ${(error as Error).message}`,
@@ -126,7 +126,7 @@ async function refusalsAreFinal<T>(query: Promise<T>): Promise<T> {
   try {
     return await query;
   } catch (error) {
-    if (isConstraintViolation(error)) {
+    if (constraintViolation(error) !== null) {
       throw nonRetryable(
         FailureType.PurchaseTransitionRefused,
         `the database refused: ${(error as Error).message}`,
@@ -134,9 +134,4 @@ async function refusalsAreFinal<T>(query: Promise<T>): Promise<T> {
     }
     throw error;
   }
-}
-
-/** Whether an error is Postgres refusing the data (not a transient fault): used to stop retrying. */
-export function isConstraintViolation(error: unknown): boolean {
-  return error instanceof postgres.PostgresError && error.code.startsWith('23');
 }

@@ -28,17 +28,7 @@ export async function startOrphanedPurchases(
      limit ${SWEEP_LIMIT}`;
   const started: string[] = [];
   for (const row of rows) {
-    const exists = await client.workflow
-      .getHandle(purchaseWorkflowId(row.id))
-      .describe()
-      .then(
-        () => true,
-        (error: unknown) => {
-          if (error instanceof WorkflowNotFoundError) return false;
-          throw error;
-        },
-      );
-    if (exists) continue;
+    if (await purchaseWorkflowExists(client, row.id)) continue;
     await startPurchaseWorkflow(client, row, {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       timeouts: purchaseTimeouts(config),
@@ -46,4 +36,18 @@ export async function startOrphanedPurchases(
     started.push(row.id);
   }
   return { checked: rows.length, started };
+}
+
+/** Whether any run (open or closed, within retention) of the purchase's workflow exists. */
+export function purchaseWorkflowExists(client: Client, purchaseId: string): Promise<boolean> {
+  return client.workflow
+    .getHandle(purchaseWorkflowId(purchaseId))
+    .describe()
+    .then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      },
+    );
 }

@@ -1,11 +1,10 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/portal/app';
 import { createPurchase } from '../../src/starter';
-import { startOrphanedPurchases } from '../../src/temporal/reconcile';
-import { purchaseWorkflowId } from '../../src/workflows';
+import { purchaseWorkflowExists, startOrphanedPurchases } from '../../src/temporal/reconcile';
 import { call, newPack, newWorld, ok } from '../catalog/helpers';
 import { stripeRecordsOf } from '../support/emulator-control';
 import { type PortalHarness, portalHarness } from './harness';
@@ -27,17 +26,7 @@ const sweep = () =>
   );
 
 /** Whether the purchase's workflow exists at all. */
-const workflowExists = (purchaseId: string) =>
-  h.env.temporal.client.workflow
-    .getHandle(purchaseWorkflowId(purchaseId))
-    .describe()
-    .then(
-      () => true,
-      (error: unknown) => {
-        if (error instanceof WorkflowNotFoundError) return false;
-        throw error;
-      },
-    );
+const workflowExists = (purchaseId: string) => purchaseWorkflowExists(h.env.temporal.client, purchaseId);
 
 /** A purchase recorded at checkout whose workflow never started (the checkout died in between). */
 async function recordedOnly(who: { id: string }) {
