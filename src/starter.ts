@@ -52,9 +52,6 @@ export async function createPurchase(
   request: CheckoutRequest,
   { maxQuantity }: { maxQuantity: number },
 ): Promise<{ purchase: PurchaseRow; created: boolean }> {
-  if (!Number.isInteger(request.quantity) || request.quantity < 1 || request.quantity > maxQuantity) {
-    throw new AppError('quantity_exceeds_limit', `Quantity must be a whole number from 1 to ${maxQuantity}.`);
-  }
   const requestHash = checkoutRequestHash(request);
   const sameKey = async () => {
     const [row] = await sql<PurchaseRow[]>`
@@ -73,8 +70,13 @@ export async function createPurchase(
     return { purchase: row, created: false };
   };
 
+  // A known key is judged on its key first: the same body answers the purchase it made (even if the
+  // limit has changed since), another body is refused as a reused key. Only a new row needs the bound.
   const existing = await sameKey();
   if (existing) return reuse(existing);
+  if (!Number.isInteger(request.quantity) || request.quantity < 1 || request.quantity > maxQuantity) {
+    throw new AppError('quantity_exceeds_limit', `Quantity must be a whole number from 1 to ${maxQuantity}.`);
+  }
 
   const [pack] = await sql<{ credits: number; priceCents: number }[]>`
     select credits, price_cents as "priceCents" from credit_packs

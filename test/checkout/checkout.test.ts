@@ -179,6 +179,8 @@ describe('POST /v1/portal/purchases (checkout)', () => {
     const cases = [
       { who: { status: 'past_due' }, pack: h.pack.id, status: 422, code: 'subscription_past_due' },
       { who: { status: 'canceled' }, pack: h.pack.id, status: 422, code: 'subscription_canceled' },
+      { who: { status: 'ended' }, pack: h.pack.id, status: 422, code: 'subscription_ended' },
+      { who: { plan: null }, pack: h.pack.id, status: 422, code: 'subscription_inactive' },
       { who: { plan: 'metered' as const }, pack: h.pack.id, status: 422, code: 'plan_not_credits_based' },
       { who: {}, pack: hidden.id, status: 422, code: 'pack_not_visible' },
       { who: {}, pack: archived.id, status: 409, code: 'credit_pack_archived' },
@@ -211,6 +213,157 @@ describe('POST /v1/portal/purchases (checkout)', () => {
       type: 'add_payment_method',
       clientSecret: expect.stringMatching(/^seti_.+_secret_/),
     });
+  });
+});
+
+describe('POST /v1/portal/purchases: bodies refused before anything is read', () => {
+  it('malformed JSON (400), a wrong content type (415) and a huge body (413) change nothing', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const post = (raw: string, contentType: string) =>
+      call(h.app, 'POST', '/v1/portal/purchases', {
+        token: who.token,
+        raw,
+        headers: { 'content-type': contentType, 'idempotency-key': randomUUID() },
+      });
+    const good = JSON.stringify({ creditPackId: h.pack.id });
+    const cases: [string, Awaited<ReturnType<typeof post>>, number, string][] = [
+      ['truncated JSON', await post(good.slice(0, -3), 'application/json'), 400, 'invalid_json'],
+      [
+        'single quotes',
+        await post(`{'creditPackId': '${h.pack.id}'}`, 'application/json'),
+        400,
+        'invalid_json',
+      ],
+      ['empty body', await post('', 'application/json'), 400, 'invalid_json'],
+      ['text/plain', await post(good, 'text/plain'), 415, 'unsupported_media_type'],
+      [
+        'form',
+        await post(`creditPackId=${h.pack.id}`, 'application/x-www-form-urlencoded'),
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'huge',
+        await post(JSON.stringify({ creditPackId: h.pack.id, pad: 'x'.repeat(200_000) }), 'application/json'),
+        413,
+        'payload_too_large',
+      ],
+    ];
+    for (const [what, res, status, code] of cases) {
+      expect(res.status, what).toBe(status);
+      expect(res.body, what).toEqual({ success: false, error: { code, message: expect.any(String) } });
+    }
+    expect(await purchasesOf(who.id)).toHaveLength(0);
+    const workflows = await h.env.temporal.client.workflow.count(`CreditPackCustomerId = '${who.id}'`);
+    expect(workflows.count).toBe(0);
+  });
+});
+
+describe('MAX_PURCHASE_QUANTITY (configurable limit)', () => {
+  /** A portal like the harness's, with its own quantity limit. */
+  const portalWithLimit = (maxQuantity: number) =>
+    buildApp({
+      config: { ...h.env.config, MAX_PURCHASE_QUANTITY: maxQuantity },
+      sql: h.env.sql,
+      logger: false,
+      temporal: h.env.temporal.client,
+      stripe: h.env.stripe,
+      checkoutWaitMs: 3_000,
+    });
+
+  it('a portal configured with 3 takes quantity 3 (202) and refuses 4 (422); its documents say 3', async () => {
+    const limited = await portalWithLimit(3);
+    try {
+      const who = await h.customer({ card: 'pm_card_visa' });
+      const buy = (quantity: number) =>
+        call(limited, 'POST', '/v1/portal/purchases', {
+          token: who.token,
+          body: { creditPackId: h.pack.id, quantity },
+          headers: { 'idempotency-key': randomUUID() },
+        });
+      const four = await buy(4);
+      expect(four.status).toBe(422);
+      expect(four.body.error).toEqual({
+        code: 'quantity_exceeds_limit',
+        message: 'Quantity must be a whole number from 1 to 3.',
+      });
+      expect(await purchasesOf(who.id)).toHaveLength(0);
+      const three = await buy(3);
+      expect(three.status).toBe(202);
+      expect(three.body.data).toMatchObject({ quantity: 3, credits: 1500, price: 12000 });
+      expect((await purchasesOf(who.id)).map((p) => p.id)).toEqual([three.body.data.id]);
+      await h.purchaseReaches(who, three.body.data.id, 'completed');
+
+      // The documented bound and the portal page's setting are this server's limit.
+      const doc = (await call(limited, 'GET', '/openapi.json')).body;
+      const quantity =
+        doc.paths['/v1/portal/purchases'].post.requestBody.content['application/json'].schema.properties
+          .quantity;
+      expect(quantity).toMatchObject({ minimum: 1, maximum: 3 });
+      expect((await ok(limited, 'GET', '/v1/portal/settings', { token: who.token })).maxQuantity).toBe(3);
+    } finally {
+      await limited.close();
+    }
+    // The default portal documents its own limit.
+    const doc = (await call(h.app, 'GET', '/openapi.json')).body;
+    expect(
+      doc.paths['/v1/portal/purchases'].post.requestBody.content['application/json'].schema.properties
+        .quantity.maximum,
+    ).toBe(h.env.config.MAX_PURCHASE_QUANTITY);
+  });
+
+  it('a known Idempotency-Key is judged on its key first, whatever the limit is now', async () => {
+    expect(h.env.config.MAX_PURCHASE_QUANTITY).toBeGreaterThanOrEqual(5);
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const key = randomUUID();
+    const first = await h.checkout(who, { creditPackId: h.pack.id, quantity: 5 }, key);
+    expect(first.status).toBe(202);
+    const id = first.body.data.id as string;
+    await h.purchaseReaches(who, id, 'completed');
+
+    // The limit was lowered to 3 since: the same key and body still answer the purchase it made,
+    // the same key with another over-limit body is a reused key, and a new key is refused by the limit.
+    const limited = await portalWithLimit(3);
+    try {
+      const send = (quantity: number, idempotencyKey: string) =>
+        call(limited, 'POST', '/v1/portal/purchases', {
+          token: who.token,
+          body: { creditPackId: h.pack.id, quantity },
+          headers: { 'idempotency-key': idempotencyKey },
+        });
+      const replay = await send(5, key);
+      expect(replay.status).toBe(202);
+      expect(replay.body.data).toMatchObject({ id, quantity: 5, status: 'completed' });
+      const otherBody = await send(4, key);
+      expect(otherBody.status).toBe(409);
+      expect(otherBody.body.error.code).toBe('idempotency_key_reused');
+      const fresh = await send(5, randomUUID());
+      expect(fresh.status).toBe(422);
+      expect(fresh.body.error.code).toBe('quantity_exceeds_limit');
+    } finally {
+      await limited.close();
+    }
+
+    // createPurchase itself (the command line's path too) looks the key up before the bound.
+    const request = {
+      organizationId: h.world.orgId,
+      customerId: who.id,
+      creditPackId: h.pack.id,
+      quantity: 5,
+      idempotencyKey: key,
+    };
+    const again = await createPurchase(h.env.sql, request, { maxQuantity: 3 });
+    expect(again).toMatchObject({ created: false, purchase: { id } });
+    await expect(
+      createPurchase(h.env.sql, { ...request, quantity: 4 }, { maxQuantity: 3 }),
+    ).rejects.toMatchObject({ code: 'idempotency_key_reused' });
+    await expect(
+      createPurchase(h.env.sql, { ...request, idempotencyKey: randomUUID() }, { maxQuantity: 3 }),
+    ).rejects.toMatchObject({ code: 'quantity_exceeds_limit' });
+
+    expect((await purchasesOf(who.id)).map((p) => p.id)).toEqual([id]);
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, id);
+    expect(stripe.charges.filter((c) => c.status === 'succeeded').map((c) => c.amount)).toEqual([20000]);
   });
 });
 

@@ -46,10 +46,11 @@ export async function portalHarness(options: PurchaseEnvOptions & { checkoutWait
 
   /**
    * A customer of the world on `plan` with a portal token; `card` (a Stripe test token such as
-   * `pm_card_visa`) is attached on the emulator and linked as the card on file.
+   * `pm_card_visa`) is attached on the emulator and linked as the card on file. `plan: null`: a
+   * customer with no subscription at all.
    */
   async function customer(
-    opts: { plan?: keyof World['plans']; status?: string; card?: string; world?: World } = {},
+    opts: { plan?: keyof World['plans'] | null; status?: string; card?: string; world?: World } = {},
   ) {
     const w = opts.world ?? world;
     const extra: Record<string, string> = {};
@@ -68,14 +69,16 @@ export async function portalHarness(options: PurchaseEnvOptions & { checkoutWait
       token: w.apiKey,
       body: { email: `c${randomUUID().slice(0, 8)}@example.test`, name: 'Pat Shopper', ...extra },
     });
-    await ok(app, 'POST', '/v1/subscriptions', {
-      token: w.apiKey,
-      body: {
-        customerId: created.id,
-        planId: w.plans[opts.plan ?? 'pro'].id,
-        status: opts.status ?? 'active',
-      },
-    });
+    if (opts.plan !== null) {
+      await ok(app, 'POST', '/v1/subscriptions', {
+        token: w.apiKey,
+        body: {
+          customerId: created.id,
+          planId: w.plans[opts.plan ?? 'pro'].id,
+          status: opts.status ?? 'active',
+        },
+      });
+    }
     const session = await ok(app, 'POST', '/v1/portal-sessions', {
       token: w.apiKey,
       body: { customerId: created.id },

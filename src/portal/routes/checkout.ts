@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -24,21 +24,31 @@ const POLL_MS = 50;
 /** How long checkout waits for the workflow service to start the purchase (ms; a healthy start takes a few). */
 const START_DEADLINE_MS = 5_000;
 
-export const CheckoutBody = Type.Object(
-  {
-    creditPackId: S.Id('cpk'),
-    quantity: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: 1000,
-        default: 1,
-        description:
-          'how many packs (1 to MAX_PURCHASE_QUANTITY, 10 by default); charged once, credited once',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
+/** The largest MAX_PURCHASE_QUANTITY a server may be configured with (src/config.ts). */
+const QUANTITY_CEILING = 1_000;
+
+/**
+ * The checkout body, documented with this server's quantity limit (`maxQuantity`, MAX_PURCHASE_QUANTITY).
+ * Requests are validated against the same schema with `QUANTITY_CEILING` instead: a quantity above the
+ * configured limit then reaches the handler, which judges a known Idempotency-Key first (its purchase, or
+ * 409) and otherwise answers 422 `quantity_exceeds_limit`.
+ */
+export function checkoutBody(maxQuantity: number) {
+  return Type.Object(
+    {
+      creditPackId: S.Id('cpk'),
+      quantity: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: maxQuantity,
+          default: 1,
+          description: `how many packs, 1 to ${maxQuantity} on this server (MAX_PURCHASE_QUANTITY); charged once, credited once. Above the limit: 422 quantity_exceeds_limit.`,
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  );
+}
 
 export const CheckoutHeaders = Type.Object({
   'idempotency-key': Type.Optional(
@@ -204,9 +214,13 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         description: `Requires an Idempotency-Key header (1–255 characters): the same key and body return the same purchase (one workflow, one charge); the same key with another body answers 409 idempotency_key_reused. Eligibility failures known now (no such pack, archived, plan not credits-based, pack not visible, subscription past due/canceled/ended) answer at once with their code and start nothing. A missing card is not a refusal: the purchase asks for one (nextAction add_payment_method). The answer waits up to ${checkoutWaitMs} ms for the purchase to need something or settle; poll GET /v1/portal/purchases/{id} after that. A purchase recorded whose workflow cannot be started right now (the workflow service is unreachable) still answers 202, pending: it is started shortly (by the worker's sweep, or a retry with the same key); 503 service_unavailable only when nothing was recorded (retry with the same key).`,
         security: portalSecurity,
         headers: CheckoutHeaders,
-        body: CheckoutBody,
+        body: checkoutBody(config.MAX_PURCHASE_QUANTITY),
         response: S.responses(202, S.Purchase),
       },
+      validatorCompiler: (route) =>
+        TypeBoxValidatorCompiler(
+          route.httpPart === 'body' ? { ...route, schema: checkoutBody(QUANTITY_CEILING) } : route,
+        ),
     },
     async (request, reply) => {
       const { organizationId, customerId } = sessionOf(request);
