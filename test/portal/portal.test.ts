@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { issuePortalToken } from '../../src/portal/auth';
+import { issuePortalToken, verifyPortalToken } from '../../src/portal/auth';
 import {
   call,
   config,
@@ -341,5 +342,65 @@ describe('portal purchases and isolation', () => {
     // nor a platform token
     const res = await call(h.app, 'POST', '/v1/organizations', { token: w.apiKey, body: { name: 'x' } });
     expect(res.status).toBe(401);
+  });
+});
+
+describe('POST /v1/organizations: the API key is shown once and stored hashed', () => {
+  it('stores sha256(key) and a short hint, and the plaintext key in no column', async () => {
+    const created = await ok(h.app, 'POST', '/v1/organizations', {
+      token: config.PLATFORM_ADMIN_TOKEN,
+      body: { name: 'Hashed Keys Inc' },
+    });
+    const apiKey = created.apiKey as string;
+    expect(apiKey.length).toBeGreaterThanOrEqual(32);
+    const [row] = await h.sql<Record<string, unknown>[]>`
+      select * from organizations where id = ${created.organization.id}`;
+    expect(row).toBeDefined();
+    expect(row!.api_key_hash).toBe(createHash('sha256').update(apiKey, 'utf8').digest('hex'));
+    // Every column, as text: none holds the key (the hint is its prefix only, shorter than the key).
+    const [asText] = await h.sql<{ row: string }[]>`
+      select o::text as row from organizations o where id = ${created.organization.id}`;
+    expect(asText!.row).not.toContain(apiKey);
+    for (const [column, value] of Object.entries(row!)) {
+      expect(String(value), column).not.toContain(apiKey);
+    }
+    expect(String(row!.api_key_hint).replace('…', '').length).toBeLessThan(apiKey.length / 2);
+    // The key works, and is never shown again (reads carry no key).
+    const plans = await ok(h.app, 'GET', '/v1/plans', { token: apiKey });
+    expect(plans).toEqual([]);
+  });
+});
+
+describe('POST /v1/portal-sessions', () => {
+  it('answers { token, expiresAt, url }: a working token, expiring after PORTAL_SESSION_TTL_SECONDS, and its link', async () => {
+    const w = await newWorld(h.app);
+    const { customer } = await newCustomer(h.app, w, w.plans.pro.id);
+    const before = Date.now();
+    const res = await call(h.app, 'POST', '/v1/portal-sessions', {
+      token: w.apiKey,
+      body: { customerId: customer.id },
+    });
+    const after = Date.now();
+    expect(res.status).toBe(201);
+    const session = res.body.data;
+    expect(Object.keys(session).sort()).toEqual(['expiresAt', 'token', 'url']);
+    expect(session.token).toMatch(/^pst_/);
+    // expiresAt: an ISO date-time, now + the TTL (token expiry is in whole seconds).
+    expect(new Date(session.expiresAt).toISOString()).toBe(session.expiresAt);
+    const expiresAt = Date.parse(session.expiresAt);
+    const ttlMs = config.PORTAL_SESSION_TTL_SECONDS * 1000;
+    expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + ttlMs);
+    expect(expiresAt).toBeLessThanOrEqual(after + ttlMs);
+    expect(verifyPortalToken(config.PORTAL_SESSION_SECRET, session.token)).toEqual({
+      organizationId: w.orgId,
+      customerId: customer.id,
+      expiresAt: expiresAt / 1000,
+    });
+    // The link opens the portal page with the token in the fragment (never sent to the server).
+    expect(session.url).toBe(`${config.portalUrl}/portal#token=${encodeURIComponent(session.token)}`);
+    expect(new URL(session.url).hash).toBe(`#token=${encodeURIComponent(session.token)}`);
+    // The token is the customer's portal credential.
+    const me = await ok(h.app, 'GET', '/v1/portal/me', { token: session.token });
+    expect(me.customer.id).toBe(customer.id);
   });
 });
