@@ -38,6 +38,13 @@ export const requestShapes: RequestShape[] = [
       ctx.customer = c.id;
     },
   },
+  {
+    name: 'customers.create (email) and (no parameters)',
+    async run(s) {
+      await s.customers.create({ email: 'shape-2@example.com' });
+      await s.customers.create({});
+    },
+  },
   { name: 'customers.retrieve', run: (s, ctx) => s.customers.retrieve(id(ctx.customer, 'customer')) },
   {
     name: 'setupIntents.create (customer, usage, allowed_payment_method_types, metadata)',
@@ -61,6 +68,20 @@ export const requestShapes: RequestShape[] = [
     },
   },
   {
+    name: 'setupIntents.create + confirm (payment_method, return_url)',
+    async run(s, ctx) {
+      const si = await s.setupIntents.create({
+        customer: id(ctx.customer, 'customer'),
+        usage: 'off_session',
+        allowed_payment_method_types: ['card'],
+      });
+      await s.setupIntents.confirm(si.id, {
+        payment_method: 'pm_card_visa',
+        return_url: 'https://example.com/return',
+      });
+    },
+  },
+  {
     name: 'setupIntents.retrieve',
     run: (s, ctx) => s.setupIntents.retrieve(id(ctx.setupIntent, 'setup intent')),
   },
@@ -80,6 +101,13 @@ export const requestShapes: RequestShape[] = [
       s.customers.update(id(ctx.customer, 'customer'), {
         invoice_settings: { default_payment_method: id(ctx.paymentMethod, 'payment method') },
         metadata: { stripe_sync: 'yes' },
+      }),
+  },
+  {
+    name: 'customers.update (invoice_settings.default_payment_method)',
+    run: (s, ctx) =>
+      s.customers.update(id(ctx.customer, 'customer'), {
+        invoice_settings: { default_payment_method: id(ctx.paymentMethod, 'payment method') },
       }),
   },
   {
@@ -137,6 +165,15 @@ export const requestShapes: RequestShape[] = [
     run: (s, ctx) => s.paymentIntents.list({ customer: id(ctx.customer, 'customer'), limit: 5 }),
   },
   {
+    name: 'paymentIntents.list (customer, limit, starting_after)',
+    run: (s, ctx) =>
+      s.paymentIntents.list({
+        customer: id(ctx.customer, 'customer'),
+        limit: 100,
+        starting_after: id(ctx.paymentIntent, 'payment intent'),
+      }),
+  },
+  {
     name: 'charges.retrieve',
     async run(s, ctx) {
       // stripe-mock's PaymentIntent fixture has no latest_charge; it accepts any charge id.
@@ -165,6 +202,17 @@ export const requestShapes: RequestShape[] = [
         payment_method: id(ctx.paymentMethod, 'payment method'),
         return_url: 'https://example.com/return',
       });
+    },
+  },
+  {
+    name: 'paymentIntents.create (unconfirmed) + confirm (payment_method)',
+    async run(s, ctx) {
+      const pi = await s.paymentIntents.create({
+        amount: 1000,
+        currency: 'usd',
+        customer: id(ctx.customer, 'customer'),
+      });
+      await s.paymentIntents.confirm(pi.id, { payment_method: id(ctx.paymentMethod, 'payment method') });
     },
   },
   {

@@ -66,6 +66,11 @@ function route(emulator: Emulator, method: string, path: string, input: unknown)
       return { ok: true };
     case 'GET /_emulator/state':
       return { ...emulator.store.dump(), faults: emulator.faults.list, webhooks: webhookState(emulator) };
+    case 'GET /_emulator/shapes':
+      return { shapes: emulator.shapes.list() };
+    case 'DELETE /_emulator/shapes':
+      emulator.shapes.clear();
+      return { ok: true };
     case 'GET /_emulator/cards':
       return { cards: testCards };
     case 'GET /_emulator/faults':

@@ -14,6 +14,7 @@ import { canonical, IdempotencyStore } from './idempotency';
 import { newId, nowSeconds } from './ids';
 import { parseParams } from './params';
 import { matchRoute } from './router';
+import { ShapeLog } from './shapes';
 import { clone, Store, type StripeEvent } from './state';
 import { WebhookDispatcher } from './webhooks';
 
@@ -46,6 +47,8 @@ export class Emulator {
   store = new Store();
   faults = new Faults();
   idempotency = new IdempotencyStore();
+  /** distinct request shapes accepted (test-only; kept across resets) */
+  shapes = new ShapeLog();
   webhooks: WebhookDispatcher;
 
   constructor(private readonly options: StripeEmulatorOptions) {
@@ -221,8 +224,9 @@ export class Emulator {
     }
 
     let raw: FormObject;
+    const encoded = method === 'GET' || method === 'DELETE' ? url.search.slice(1) : body;
     try {
-      raw = decodeForm(method === 'GET' || method === 'DELETE' ? url.search.slice(1) : body);
+      raw = decodeForm(encoded);
     } catch (e) {
       if (e instanceof FormDecodeError) {
         sendError(invalidRequest(e.message, { beforeExecution: true }));
@@ -306,6 +310,17 @@ export class Emulator {
         payload = errorEnvelope(e);
         if (e.beforeExecution) saved = false;
       }
+    }
+    if (saved) {
+      this.shapes.record({
+        method,
+        route: matched.route.pattern,
+        spec: matched.route.spec,
+        raw,
+        apiVersion,
+        path,
+        encoded,
+      });
     }
     if (useIdempotency) {
       if (saved) this.idempotency.complete(apiKey, idempotencyKey, status, payload);
