@@ -15,10 +15,17 @@ import { StackError, stackDown, stackUp, stackUrls } from './stack/stack';
 const config = loadConfig({ ...process.env, STACK_PROFILE: 'product' });
 const log = (line: string) => console.log(`[start] ${line}`);
 const children: { name: string; process: ChildProcess; exited: Promise<number | null> }[] = [];
-let stackStarted: string[] = [];
+/**
+ * The stack start in flight (or done). Shutdown awaits it and stops exactly what it returned: Ctrl-C
+ * during a start (a build, a readiness wait) must not leave components running, and the stack lock is
+ * held by this very process until the start ends, so a `stackDown` cannot run alongside it.
+ */
+let stackStarting: Promise<string[]> | undefined;
 let stopping = false;
 
-function runChild(name: string, entry: string): void {
+/** Spawns a child unless we are already stopping; returns whether it did. */
+function runChild(name: string, entry: string): boolean {
+  if (stopping) return false;
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
     stdio: 'inherit',
     env: { ...process.env, STACK_PROFILE: 'product' },
@@ -31,6 +38,7 @@ function runChild(name: string, entry: string): void {
       void shutdown(1);
     }
   });
+  return true;
 }
 
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
@@ -56,7 +64,11 @@ async function shutdown(code: number): Promise<never> {
     sleep(config.WORKER_SHUTDOWN_GRACE_MS + 5_000),
   ]);
   for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
-  await stackDown(config, log, stackStarted);
+  if (stackStarting) {
+    // A failed start has already stopped what it had started.
+    const started = await stackStarting.catch(() => [] as string[]);
+    if (started.length > 0) await stackDown(config, log, started);
+  }
   log('stopped');
   process.exit(code);
 }
@@ -65,7 +77,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 
-  stackStarted = await stackUp(config, log);
+  stackStarting = stackUp(config, log);
+  await stackStarting;
+  if (stopping) return;
 
   const sql = createSql(config.databaseUrl, { maxConnections: 2, applicationName: 'credit-pack-demo-data' });
   let demoSummary: string[];
@@ -75,9 +89,9 @@ async function main(): Promise<void> {
     await sql.end({ timeout: 5 });
   }
 
-  runChild('worker', 'src/worker.ts');
-  runChild('portal', 'src/portal/server.ts');
+  if (!runChild('worker', 'src/worker.ts') || !runChild('portal', 'src/portal/server.ts')) return;
   await waitForHttp(`${config.portalUrl}/healthz`, 30_000);
+  if (stopping) return;
 
   const urls: Record<string, string> = { ...stackUrls(config) };
   urls.Portal = `${config.portalUrl}/portal`;
@@ -91,6 +105,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error) => {
+  if (stopping) return; // shutdown is under way; what failed was interrupted by it
   console.error(
     error instanceof StackError || error instanceof ConfigError ? `error: ${error.message}` : error,
   );

@@ -5,11 +5,11 @@ import { componentDir } from './paths';
 import {
   isAlive,
   portOpen,
-  readPid,
   removeFile,
   StackError,
   spawnDetached,
   stopProcessGroup,
+  verifiedPid,
   waitUntil,
 } from './processes';
 
@@ -17,8 +17,8 @@ export interface ManagedProcessSpec {
   name: string;
   enabled(config: Config): boolean;
   host(config: Config): string;
-  /** Every port it listens on; each must be free before start. */
-  ports(config: Config): number[];
+  /** Every port it listens on, with the variable that sets it; each must be free before start. */
+  ports(config: Config): { port: number; variable: string }[];
   /** Resolves the binary (building it if needed) and its arguments. */
   command(
     config: Config,
@@ -38,10 +38,8 @@ export interface ManagedProcessSpec {
 export function managedProcess(spec: ManagedProcessSpec): Component {
   const pidFile = (config: Config) => join(componentDir(config, spec.name), 'pid');
   const logFile = (config: Config) => join(componentDir(config, spec.name), `${spec.name}.log`);
-  const ourPid = (config: Config) => {
-    const pid = readPid(pidFile(config));
-    return pid !== null && isAlive(pid) ? pid : null;
-  };
+  /** The pid of the process we started, verified against /proc: a reused pid is not ours. */
+  const ourPid = (config: Config) => verifiedPid(pidFile(config));
 
   return {
     name: spec.name,
@@ -58,10 +56,10 @@ export function managedProcess(spec: ManagedProcessSpec): Component {
         return false;
       }
       removeFile(pidFile(config));
-      for (const port of spec.ports(config)) {
+      for (const { port, variable } of spec.ports(config)) {
         if (await portOpen(spec.host(config), port)) {
           throw new StackError(
-            `${spec.name}: port ${spec.host(config)}:${port} is taken by another process; stop it or choose another port (see .env.example)`,
+            `${spec.name}: port ${spec.host(config)}:${port} is taken by another process; stop it or set ${variable} to a free port (see .env.example)`,
           );
         }
       }
@@ -94,7 +92,9 @@ export function managedProcess(spec: ManagedProcessSpec): Component {
     async status(config) {
       const pid = ourPid(config);
       if (pid !== null) return { state: 'running', detail: `pid ${pid}` };
-      const taken = await Promise.all(spec.ports(config).map((p) => portOpen(spec.host(config), p)));
+      const taken = await Promise.all(
+        spec.ports(config).map(({ port }) => portOpen(spec.host(config), port)),
+      );
       return taken.some(Boolean)
         ? { state: 'external', detail: 'its port is held by a process this project did not start' }
         : { state: 'stopped', detail: '' };

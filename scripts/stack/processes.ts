@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +32,82 @@ export function readPid(pidFile: string): number | null {
   if (!existsSync(pidFile)) return null;
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
   return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/**
+ * What identifies a process beyond its pid, which the kernel reuses: its start time (clock ticks since
+ * boot, field 22 of /proc/<pid>/stat) and the boot it belongs to. Null where /proc is not available.
+ */
+interface ProcessIdentity {
+  startTicks: string;
+  bootId: string;
+}
+
+function procStatFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so split after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** True when this machine has /proc, so a pid can be checked for identity, not just liveness. */
+const procAvailable = (): boolean => existsSync('/proc/self/stat');
+
+export function processIdentity(pid: number): ProcessIdentity | null {
+  const startTicks = procStatFields(pid)?.[19];
+  const boot = bootId();
+  return startTicks && boot ? { startTicks, bootId: boot } : null;
+}
+
+/** A pid file's text: the pid and how to recognise its process, `<pid>\nstart=<ticks>\nboot=<id>\n`. */
+export function pidFileContent(pid: number): string {
+  const identity = processIdentity(pid);
+  return identity ? `${pid}\nstart=${identity.startTicks}\nboot=${identity.bootId}\n` : `${pid}\n`;
+}
+
+/** A process's start time in ms since the epoch, from /proc (USER_HZ is 100 on Linux). */
+function processStartedAtMs(pid: number): number | null {
+  const ticks = Number(procStatFields(pid)?.[19]);
+  const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
+  return Number.isFinite(ticks) && btime ? Number(btime) * 1000 + ticks * 10 : null;
+}
+
+/**
+ * The pid a pid file names, when that process is still the one the file was written for; null when it
+ * is gone or the pid now belongs to someone else (after a reboot, or reused). A pid file is only ever
+ * trusted this way before a process group is signalled or a component is reported running.
+ *  - With the start time and boot id recorded, both must match /proc.
+ *  - A bare pid (written by an older version) is trusted only if the process is alive, started before
+ *    the file was written and, with `groupLeader` (components are spawned detached), leads its group.
+ *  - Without /proc (not Linux), liveness is all there is to go on.
+ */
+export function verifiedPid(pidFile: string, { groupLeader = true } = {}): number | null {
+  const pid = readPid(pidFile);
+  if (pid === null || !isAlive(pid)) return null;
+  if (!procAvailable()) return pid;
+  const recorded = readFileSync(pidFile, 'utf8');
+  const start = /^start=(\S+)$/m.exec(recorded)?.[1];
+  const boot = /^boot=(\S+)$/m.exec(recorded)?.[1];
+  const actual = processIdentity(pid);
+  if (actual === null) return null;
+  if (start !== undefined || boot !== undefined) {
+    return start === actual.startTicks && boot === actual.bootId ? pid : null;
+  }
+  const leadsGroup = !groupLeader || procStatFields(pid)?.[2] === String(pid);
+  const startedAt = processStartedAtMs(pid);
+  const writtenAt = statSync(pidFile).mtimeMs;
+  return leadsGroup && startedAt !== null && startedAt <= writtenAt + 2_000 ? pid : null;
 }
 
 /** True when something accepts TCP connections on host:port. */
@@ -79,7 +164,7 @@ export function spawnDetached({ command, args, logFile, pidFile, env, cwd }: Spa
   closeSync(out);
   if (child.pid === undefined) throw new StackError(`could not start ${command}`);
   child.unref();
-  writeFileSync(pidFile, `${child.pid}\n`);
+  writeFileSync(pidFile, pidFileContent(child.pid));
   return child.pid;
 }
 
@@ -119,14 +204,15 @@ export async function withLock<T>(lockFile: string, timeoutMs: number, fn: () =>
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
+      const content = pidFileContent(process.pid);
       const fd = openSync(lockFile, 'wx');
-      writeFileSync(fd, `${process.pid}\n`);
+      writeFileSync(fd, content);
       closeSync(fd);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = readPid(lockFile);
-      if (holder === null || !isAlive(holder)) {
+      const holder = verifiedPid(lockFile, { groupLeader: false });
+      if (holder === null) {
         removeFile(lockFile);
         continue;
       }

@@ -12,7 +12,7 @@ export const stripeEmulator = managedProcess({
   name: 'stripe-emulator',
   enabled: (config) => !config.stripeIsReal && existsSync(EMULATOR_MAIN),
   host: (config) => config.BIND_HOST,
-  ports: (config) => [config.STRIPE_EMULATOR_PORT],
+  ports: (config) => [{ port: config.STRIPE_EMULATOR_PORT, variable: 'STRIPE_EMULATOR_PORT' }],
   readyTimeoutMs: 30_000,
   command: (config) => ({
     command: process.execPath,
@@ -33,7 +33,7 @@ export const stripeMock = managedProcess({
   name: 'stripe-mock',
   enabled: (config) => config.STACK_PROFILE === 'test',
   host: (config) => config.BIND_HOST,
-  ports: (config) => [config.STRIPE_MOCK_PORT],
+  ports: (config) => [{ port: config.STRIPE_MOCK_PORT, variable: 'STRIPE_MOCK_PORT' }],
   readyTimeoutMs: 30_000,
   command: (config, log) => ({
     command: ensureStripeMock(config, log),

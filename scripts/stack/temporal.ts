@@ -40,7 +40,10 @@ export const temporal = managedProcess({
   name: 'temporal',
   enabled: (config) => config.TEMPORAL_ADDRESS === undefined,
   host: (config) => config.BIND_HOST,
-  ports: (config) => [config.TEMPORAL_PORT, config.TEMPORAL_UI_PORT],
+  ports: (config) => [
+    { port: config.TEMPORAL_PORT, variable: 'TEMPORAL_PORT' },
+    { port: config.TEMPORAL_UI_PORT, variable: 'TEMPORAL_UI_PORT' },
+  ],
   readyTimeoutMs: 60_000,
   command(config, log) {
     const binary = ensureTemporalCli(config, log);

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import type { Config } from '../../src/config';
 import { toolsBin } from './paths';
 import { StackError } from './processes';
@@ -11,10 +11,19 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.
 const TEMPORAL_VERSION_MARKERS = ['1.5.1', 'Server 1.29.1, UI 2.42.1'];
 export const STRIPE_MOCK_MODULE = 'github.com/stripe/stripe-mock@v0.203.0';
 
-export function which(command: string): string | null {
-  const result = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  const path = result.stdout.trim();
-  return result.status === 0 && path ? path : null;
+/** The executable `command` would run as, searching `path` (default: this process's PATH). */
+export function which(command: string, path: string | undefined = process.env.PATH): string | null {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }
 
 function temporalVersionOk(binary: string): boolean {
@@ -31,73 +40,123 @@ function goInstall(
   module: string,
   what: string,
   log: (line: string) => void,
-  slowHint = '',
+  {
+    slowHint = '',
+    alternative = '',
+    env = process.env,
+  }: { slowHint?: string; alternative?: string; env?: NodeJS.ProcessEnv },
 ): void {
-  if (!which('go')) {
-    throw new StackError(`${what} is not built and Go is missing: install Go (https://go.dev/dl) and retry`);
+  if (!which('go', env.PATH)) {
+    throw new StackError(
+      `${what} is missing: it is not built in ${toolsBin(config)}${alternative}, and Go, needed to build it ` +
+        `(go install ${module}), is not on PATH. Install Go (https://go.dev/dl, or Debian: apt-get install golang) and retry.`,
+    );
   }
   log(`building ${what} (${module}) into ${toolsBin(config)}${slowHint}`);
   const started = Date.now();
   const result = spawnSync('go', ['install', module], {
-    env: { ...process.env, GOBIN: toolsBin(config) },
+    env: { ...env, GOBIN: toolsBin(config) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (result.status !== 0) throw new StackError(`go install ${module} failed (exit ${result.status})`);
   log(`built ${what} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
-/** The Temporal CLI from PATH when it is 1.5.1, else the project's cached build, built on first use. */
-export function ensureTemporalCli(config: Config, log: (line: string) => void): string {
-  const onPath = which('temporal');
+/**
+ * The Temporal CLI from PATH when it is 1.5.1, else the project's cached build, built on first use.
+ * `env` is the environment to search and build with (tests pass a PATH without the tools).
+ */
+export function ensureTemporalCli(
+  config: Config,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const onPath = which('temporal', env.PATH);
   if (onPath && temporalVersionOk(onPath)) return onPath;
   const cached = join(toolsBin(config), 'temporal');
   if (existsSync(cached) && temporalVersionOk(cached)) return cached;
-  goInstall(
-    config,
-    TEMPORAL_CLI_MODULE,
-    'the Temporal CLI 1.5.1',
-    log,
-    '; about 4 minutes with cold Go caches',
-  );
+  goInstall(config, TEMPORAL_CLI_MODULE, 'the Temporal CLI 1.5.1', log, {
+    slowHint: '; about 4 minutes with cold Go caches',
+    alternative: onPath
+      ? ` and the \`temporal\` on PATH (${onPath}) is not version 1.5.1`
+      : ' nor is a `temporal` 1.5.1 on PATH',
+    env,
+  });
   if (!temporalVersionOk(cached))
     throw new StackError(`${cached} was built but does not report version 1.5.1`);
   return cached;
 }
 
-export function ensureStripeMock(config: Config, log: (line: string) => void): string {
+export function ensureStripeMock(
+  config: Config,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const cached = join(toolsBin(config), 'stripe-mock');
   if (existsSync(cached)) return cached;
-  goInstall(config, STRIPE_MOCK_MODULE, 'stripe-mock v0.203.0', log);
+  goInstall(config, STRIPE_MOCK_MODULE, 'stripe-mock v0.203.0', log, { env });
   return cached;
 }
 
-/** PostgreSQL's server binaries: PATH first, then Debian's versioned directory. */
-export function findPostgresBin(): string | null {
-  const initdb = which('initdb');
-  if (initdb) return join(initdb, '..');
-  for (const version of ['17', '16', '15']) {
-    const dir = `/usr/lib/postgresql/${version}/bin`;
-    if (existsSync(join(dir, 'initdb'))) return dir;
+/** Debian's versioned PostgreSQL directories; the issue mandates 15. */
+export const DEBIAN_POSTGRES_ROOT = '/usr/lib/postgresql';
+
+export interface PostgresSearch {
+  /** PATH to search for `initdb` (default: this process's). */
+  path?: string;
+  /** Where Debian keeps `<version>/bin` (default /usr/lib/postgresql). */
+  debianRoot?: string;
+}
+
+/**
+ * PostgreSQL's server binaries (a directory holding initdb and pg_ctl): Debian's PostgreSQL 15 first,
+ * then `initdb` on PATH, then any other Debian version (newest first).
+ */
+export function findPostgresBin({
+  path = process.env.PATH,
+  debianRoot = DEBIAN_POSTGRES_ROOT,
+}: PostgresSearch = {}): string | null {
+  const hasTools = (dir: string) => existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'));
+  const pg15 = join(debianRoot, '15', 'bin');
+  if (hasTools(pg15)) return pg15;
+  const initdb = which('initdb', path);
+  if (initdb) {
+    // /usr/local/bin/initdb is often a symlink into the versioned directory, where pg_ctl lives too.
+    const dir = dirname(realpathSync(initdb));
+    if (hasTools(dir)) return dir;
+  }
+  for (const version of ['17', '16']) {
+    const dir = join(debianRoot, version, 'bin');
+    if (hasTools(dir)) return dir;
   }
   return null;
 }
 
-export function ensurePostgresBin(log: (line: string) => void): string {
-  const found = findPostgresBin();
+export const POSTGRES_MISSING_MESSAGE =
+  "PostgreSQL's server binaries (initdb, pg_ctl) were not found in /usr/lib/postgresql/15/bin or on PATH: " +
+  'install PostgreSQL 15 (Debian 12: apt-get install postgresql) or set DATABASE_URL to a running Postgres';
+
+/**
+ * The PostgreSQL binaries, installing Debian's `postgresql` package when they are missing and we are
+ * root with apt-get (`install: false` only looks).
+ */
+export function ensurePostgresBin(
+  log: (line: string) => void,
+  { install = true, ...search }: PostgresSearch & { install?: boolean } = {},
+): string {
+  const found = findPostgresBin(search);
   if (found) return found;
-  if (process.getuid?.() === 0 && which('apt-get')) {
+  if (install && process.getuid?.() === 0 && which('apt-get')) {
     log("PostgreSQL's binaries are missing: installing Debian's postgresql package");
     const update = spawnSync('apt-get', ['update'], { stdio: 'inherit' });
-    const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+    const installed = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
       stdio: 'inherit',
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
-    if (update.status === 0 && install.status === 0) {
-      const after = findPostgresBin();
+    if (update.status === 0 && installed.status === 0) {
+      const after = findPostgresBin(search);
       if (after) return after;
     }
   }
-  throw new StackError(
-    "PostgreSQL's initdb/pg_ctl were not found: install PostgreSQL 15 (Debian: apt-get install postgresql) or set DATABASE_URL",
-  );
+  throw new StackError(POSTGRES_MISSING_MESSAGE);
 }

@@ -1,14 +1,58 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StackError, stackStatus, stackUp } from '../../scripts/stack/stack';
+import type { Component } from '../../scripts/stack/component';
+import {
+  isAlive,
+  processIdentity,
+  spawnDetached,
+  stopProcessGroup,
+  verifiedPid,
+} from '../../scripts/stack/processes';
+import { StackError, stackDown, stackStatus, stackUp } from '../../scripts/stack/stack';
+import { stripeEmulator, stripeMock } from '../../scripts/stack/stripe';
+import { temporal } from '../../scripts/stack/temporal';
+import { ensurePostgresBin, ensureTemporalCli, findPostgresBin } from '../../scripts/stack/tools';
 import { testConfig } from '../support/config';
+import { waitFor } from '../support/wait';
 
 let squatter: Server;
 let squatterPort: number;
 const scratchDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
+const strays: ChildProcess[] = [];
+
+/** A port nothing listens on now: ephemeral, so never one of the product or test profiles' ports. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A scratch configuration: its own STACK_DIR and ports no real stack uses. */
+async function scratchConfig(overrides: NodeJS.ProcessEnv = {}) {
+  return testConfig({
+    STACK_DIR: scratchDir,
+    POSTGRES_PORT: String(await freePort()),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    STRIPE_EMULATOR_PORT: String(await freePort()),
+    STRIPE_MOCK_PORT: String(await freePort()),
+    ...overrides,
+  });
+}
+
+/** An unrelated long-lived process, detached like a component, so it even leads its own group. */
+function unrelatedProcess(): number {
+  const child = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  strays.push(child);
+  if (child.pid === undefined) throw new Error('could not spawn sleep');
+  return child.pid;
+}
 
 beforeAll(async () => {
   // Something that is not ours, holding a port.
@@ -19,6 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => squatter.close(() => resolve()));
+  for (const child of strays) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   rmSync(scratchDir, { recursive: true, force: true });
 });
 
@@ -45,5 +90,136 @@ describe('the stack manager', () => {
     expect(status.find((row) => row.name === 'postgres')?.state).toBe('external');
     expect(existsSync(join(scratchDir, 'test', 'temporal', 'pid'))).toBe(false);
     expect(existsSync(join(scratchDir, 'test', 'postgres', 'data'))).toBe(false);
+  });
+
+  it.each<[string, Component, string]>([
+    ['Temporal gRPC', temporal, 'TEMPORAL_PORT'],
+    ['Temporal UI', temporal, 'TEMPORAL_UI_PORT'],
+    ['Stripe emulator', stripeEmulator, 'STRIPE_EMULATOR_PORT'],
+    ['stripe-mock', stripeMock, 'STRIPE_MOCK_PORT'],
+  ])('names the variable to change when the %s port is taken (%s)', async (_, component, variable) => {
+    const config = await scratchConfig({ [variable]: String(squatterPort) });
+    const failure = await component.up(config, () => {}).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(StackError);
+    expect((failure as Error).message).toContain(
+      `${component.name}: port 127.0.0.1:${squatterPort} is taken by another process`,
+    );
+    expect((failure as Error).message).toContain(`set ${variable} to a free port`);
+    expect(existsSync(join(scratchDir, 'test', component.name, 'pid'))).toBe(false);
+    expect((await component.status(config)).state).toBe('external');
+  });
+});
+
+describe('pid files', () => {
+  it('record how to recognise the process, and a process started by the stack is recognised', async () => {
+    const dir = join(scratchDir, 'spawned');
+    mkdirSync(dir, { recursive: true });
+    const pidFile = join(dir, 'pid');
+    const pid = spawnDetached({ command: 'sleep', args: ['300'], logFile: join(dir, 'log'), pidFile });
+    try {
+      const identity = processIdentity(pid);
+      expect(identity).not.toBeNull();
+      expect(readFileSync(pidFile, 'utf8')).toBe(
+        `${pid}\nstart=${identity?.startTicks}\nboot=${identity?.bootId}\n`,
+      );
+      expect(verifiedPid(pidFile)).toBe(pid);
+    } finally {
+      await stopProcessGroup(pid, 2_000);
+    }
+    await waitFor(() => !isAlive(pid), 'the spawned sleep to stop', 5_000);
+    expect(verifiedPid(pidFile)).toBeNull();
+  });
+
+  it('naming a live process that is not the one recorded (pid reused, reboot) are stale: `down` leaves it alone', async () => {
+    const config = await scratchConfig();
+    const pid = unrelatedProcess();
+    const actual = processIdentity(pid);
+    const pidFile = join(scratchDir, 'test', 'temporal', 'pid');
+    mkdirSync(join(scratchDir, 'test', 'temporal'), { recursive: true });
+    // The right boot, another start time: what a reused pid looks like.
+    writeFileSync(pidFile, `${pid}\nstart=${Number(actual?.startTicks) - 1}\nboot=${actual?.bootId}\n`);
+    expect(verifiedPid(pidFile)).toBeNull();
+    expect((await stackStatus(config)).find((row) => row.name === 'temporal')?.state).toBe('stopped');
+
+    await stackDown(config, () => {});
+    expect(isAlive(pid)).toBe(true);
+    expect(existsSync(pidFile)).toBe(false);
+
+    // The same process after a reboot: another boot id.
+    writeFileSync(
+      pidFile,
+      `${pid}\nstart=${actual?.startTicks}\nboot=00000000-0000-0000-0000-000000000000\n`,
+    );
+    expect(verifiedPid(pidFile)).toBeNull();
+    await stackDown(config, () => {});
+    expect(isAlive(pid)).toBe(true);
+  });
+
+  it('with a bare pid (older format) are trusted only for a group leader started before the file was written', async () => {
+    const pidFile = join(scratchDir, 'bare-pid');
+    // This test process: alive and older than the file, but not a process-group leader.
+    writeFileSync(pidFile, `${process.pid}\n`);
+    expect(verifiedPid(pidFile)).toBeNull();
+
+    const pid = unrelatedProcess();
+    writeFileSync(pidFile, `${pid}\n`);
+    await waitFor(() => processIdentity(pid) !== null, 'the sleep to be in /proc', 5_000);
+    expect(verifiedPid(pidFile)).toBe(pid); // written after it started: what the older format recorded
+
+    const beforeItStarted = new Date(Date.now() - 60_000);
+    utimesSync(pidFile, beforeItStarted, beforeItStarted);
+    expect(verifiedPid(pidFile)).toBeNull(); // the file predates the process: the pid was reused
+  });
+});
+
+describe('missing tools', () => {
+  it('a missing Temporal CLI with no Go to build it says what is missing and how to get it', async () => {
+    const config = await scratchConfig();
+    const emptyPath = join(scratchDir, 'empty-path');
+    mkdirSync(emptyPath, { recursive: true });
+    const lines: string[] = [];
+    const failure = (() => {
+      try {
+        ensureTemporalCli(config, (line) => lines.push(line), { ...process.env, PATH: emptyPath });
+        return null;
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(failure).toBeInstanceOf(StackError);
+    const message = (failure as Error).message;
+    expect(message).toContain('the Temporal CLI 1.5.1 is missing');
+    expect(message).toContain(join(scratchDir, 'tools', 'bin'));
+    expect(message).toContain('`temporal` 1.5.1 on PATH');
+    expect(message).toContain('Go, needed to build it');
+    expect(message).toContain('go install github.com/temporalio/cli/cmd/temporal@v1.5.1');
+    expect(message).toContain('https://go.dev/dl');
+    expect(lines.filter((line) => line.startsWith('building'))).toEqual([]); // nothing was built
+    expect(existsSync(join(scratchDir, 'tools', 'bin', 'temporal'))).toBe(false);
+  });
+
+  it('missing PostgreSQL binaries are named with how to install them; PostgreSQL 15 is preferred', async () => {
+    const noDebian = join(scratchDir, 'no-postgresql');
+    const emptyPath = join(scratchDir, 'empty-path');
+    mkdirSync(emptyPath, { recursive: true });
+    expect(findPostgresBin({ path: emptyPath, debianRoot: noDebian })).toBeNull();
+    expect(() =>
+      ensurePostgresBin(() => {}, { install: false, path: emptyPath, debianRoot: noDebian }),
+    ).toThrow(
+      /initdb, pg_ctl.*not found.*install PostgreSQL 15 \(Debian 12: apt-get install postgresql\) or set DATABASE_URL/,
+    );
+
+    // 15 wins over a newer version and over whatever `initdb` is on PATH.
+    const debian = join(scratchDir, 'postgresql');
+    for (const version of ['15', '17']) {
+      mkdirSync(join(debian, version, 'bin'), { recursive: true });
+      for (const tool of ['initdb', 'pg_ctl'])
+        writeFileSync(join(debian, version, 'bin', tool), '', { mode: 0o755 });
+    }
+    expect(findPostgresBin({ path: join(debian, '17', 'bin'), debianRoot: debian })).toBe(
+      join(debian, '15', 'bin'),
+    );
+    rmSync(join(debian, '15'), { recursive: true });
+    expect(findPostgresBin({ path: emptyPath, debianRoot: debian })).toBe(join(debian, '17', 'bin'));
   });
 });
