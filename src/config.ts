@@ -98,6 +98,8 @@ function schemaFor(profile: Profile) {
     CARD_WAIT_TIMEOUT_MS: positiveInt.default(24 * 60 * 60 * 1000),
     AUTHENTICATION_WAIT_TIMEOUT_MS: positiveInt.default(60 * 60 * 1000),
     MAX_PURCHASE_QUANTITY: positiveInt.max(1_000).default(10),
+    /** The invariant checker calls a purchase stuck once it is non-terminal this long past both waits. */
+    PURCHASE_SETTLE_GRACE_MS: positiveInt.max(7 * 24 * 60 * 60 * 1000).default(60 * 60 * 1000),
   });
 }
 

@@ -173,7 +173,7 @@ export async function checkout(
 
 // ── Command line ─────────────────────────────────────────────────────────────────────────────────────
 
-const usage = `usage: npm run starter -- <command>
+const usage = `usage: npm run purchase -- <command>   (npm run starter -- … is the same command)
   buy <organizationId> <customerId> <creditPackId> [quantity] [idempotencyKey]
                               record a purchase and start its workflow; prints the purchase
   show <purchaseId>           the purchase row and the workflow's own status

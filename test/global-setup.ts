@@ -1,21 +1,60 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { stackDown, stackUp } from '../scripts/stack/stack';
+import { createSql } from '../src/db/client';
+import { checkInvariants, formatReport } from '../src/invariants';
+import { createStripe } from '../src/stripe/client';
 import { testConfig } from './support/config';
 
 /**
  * Brings the test stack up once per run (the `test` profile: its own ports and data, Temporal in
  * memory), or reuses one already running, and at the end stops only what this run started.
+ *
+ * Before stopping, it runs the invariant checker over every purchase this run made through checkout
+ * (money and credits agree in Postgres and in the Stripe emulator; nothing left hanging past
+ * SUITE_PURCHASE_DEADLINE_MS), saves the report as test-results/invariants.json, and fails the run
+ * (exit code 1, the violations printed after vitest's summary) on any violation.
  */
+
+/** Test waits are seconds long; a purchase of this run still open after five minutes is stuck. */
+const SUITE_PURCHASE_DEADLINE_MS = 5 * 60 * 1000;
+
 export default async function setup(): Promise<() => Promise<void>> {
   const config = testConfig();
   const log = (line: string) => console.log(`[stack:test] ${line}`);
   const started = await stackUp(config, log);
+  // The database's clock, so "since" compares like with like.
+  const sql = createSql(config.databaseUrl, {
+    maxConnections: 2,
+    applicationName: 'credit-pack-test-invariants',
+  });
+  const [clock] = await sql<{ now: Date }[]>`select now() as now`;
+  const runStartedAt = clock?.now ?? new Date();
   return async () => {
-    if (process.env.KEEP_TEST_STACK === '1') return;
-    // Quiet: vitest's summary stays the last thing a run prints; only failures to stop are reported.
-    await stackDown(
-      config,
-      (line) => line.includes('could not stop') && console.error(`[stack:test] ${line}`),
-      started,
-    );
+    try {
+      const report = await checkInvariants(
+        { sql, stripe: createStripe(config) },
+        { since: runStartedAt, onlyCheckoutPurchases: true, purchaseDeadlineMs: SUITE_PURCHASE_DEADLINE_MS },
+      );
+      await mkdir('test-results', { recursive: true });
+      await writeFile('test-results/invariants.json', `${JSON.stringify(report, null, 2)}\n`);
+      if (report.violations.length > 0) {
+        // vitest ignores a teardown's exception, so the run fails by its exit code, after this report.
+        console.error(`\n✗ MONEY INVARIANTS VIOLATED after the suite\n${formatReport(report)}`);
+        process.exitCode = 1;
+      }
+    } catch (error) {
+      console.error('✗ the invariant check after the suite could not run:', error);
+      process.exitCode = 1;
+    } finally {
+      await sql.end({ timeout: 5 });
+      if (process.env.KEEP_TEST_STACK !== '1') {
+        // Quiet: vitest's summary stays the last thing a run prints; only failures to stop are reported.
+        await stackDown(
+          config,
+          (line) => line.includes('could not stop') && console.error(`[stack:test] ${line}`),
+          started,
+        );
+      }
+    }
   };
 }

@@ -9,7 +9,7 @@ const { describeDatabase } = proxyActivities<Activities>({
 
 /**
  * An end-to-end check of a deployment: Temporal → this worker → Postgres and back. Not part of a
- * purchase; the smoke test and operators run it (`npm run starter -- diagnostics`).
+ * purchase; the smoke test and operators run it (`npm run purchase -- diagnostics`).
  */
 export async function diagnosticsWorkflow(): Promise<DatabaseDescription> {
   return await describeDatabase();

@@ -1,0 +1,386 @@
+import type postgres from 'postgres';
+import type Stripe from 'stripe';
+import type { Sql as PoolSql } from '../db/client';
+import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchase-states';
+
+/**
+ * The money invariants, checked from the outside against the business record (Postgres) and the
+ * payment processor (Stripe). They hold for every purchase whatever path it took; a violation means
+ * a customer was charged without credits, credited without a charge, charged twice, or left hanging.
+ *
+ *   credits_match_charge     credits granted (net of reversals) ⇔ the purchase is completed, for exactly
+ *                            its credits; refunded and unsettled purchases hold no credits
+ *   grants_match_completed   per customer: Σ purchase grants − Σ purchase reversals = Σ credits of
+ *                            completed purchases
+ *   balance_matches_ledger   per customer: the balance view = Σ ledger entries, per bucket
+ *   one_charge               no purchase has more than one succeeded PaymentIntent
+ *   completed_charged        a completed purchase has exactly one succeeded PaymentIntent for its amount,
+ *                            in usd, the one its row names, and nothing refunded
+ *   refunded_in_full         a refunded purchase's charge is refunded for its full amount
+ *   nothing_kept_unsettled   an ineligible, expired, failed or canceled purchase kept no money
+ *   no_stuck_purchase        no purchase is still non-terminal past its deadline
+ *
+ * Read-only: it never changes a row or calls a mutating Stripe endpoint.
+ */
+
+export const invariantNames = [
+  'credits_match_charge',
+  'grants_match_completed',
+  'balance_matches_ledger',
+  'one_charge',
+  'completed_charged',
+  'refunded_in_full',
+  'nothing_kept_unsettled',
+  'no_stuck_purchase',
+] as const;
+export type InvariantName = (typeof invariantNames)[number];
+
+export interface InvariantViolation {
+  invariant: InvariantName;
+  organizationId: string;
+  customerId: string;
+  purchaseId: string | null;
+  message: string;
+}
+
+/** A purchase the checker cannot judge alone (a partial refund made outside the product). */
+export interface InvariantReview {
+  purchaseId: string;
+  reason: string;
+}
+
+export interface InvariantReport {
+  checkedAt: string;
+  purchasesChecked: number;
+  customersChecked: number;
+  /** false when no Stripe client was given: the Stripe-side invariants were skipped. */
+  stripeChecked: boolean;
+  violations: InvariantViolation[];
+  reviews: InvariantReview[];
+}
+
+export interface InvariantOptions {
+  /** Only this organization's purchases and customers. */
+  organizationId?: string;
+  /** Only purchases and customers created at or after this instant (a test run's own data). */
+  since?: Date;
+  /**
+   * Only purchases recorded by checkout (they carry a workflow id), and customers with no other kind:
+   * the test suite's SQL fixtures write bare purchase rows to exercise database constraints.
+   */
+  onlyCheckoutPurchases?: boolean;
+  /** A non-terminal purchase older than this (from its creation) is stuck. */
+  purchaseDeadlineMs: number;
+  /** The checker's clock; the database's `now()` when absent. */
+  now?: Date;
+  /** Upper bound on Stripe objects read per customer, so a runaway account cannot hang the check. */
+  maxStripeObjectsPerCustomer?: number;
+  /** Stripe calls in flight at once. */
+  stripeConcurrency?: number;
+}
+
+/** A pool or a transaction: the checker reads only, so it can judge uncommitted state too (tests). */
+type Sql = PoolSql | postgres.TransactionSql;
+
+interface PurchaseFacts {
+  id: string;
+  organizationId: string;
+  customerId: string;
+  status: PurchaseStatus;
+  credits: number;
+  priceCents: number;
+  currency: string;
+  stripePaymentIntentId: string | null;
+  stripeCustomerId: string | null;
+  ageMs: number;
+  grants: number;
+  grantedCredits: number;
+  reversedCredits: number;
+  partialRefundReview: boolean;
+}
+
+const UNSETTLED_TERMINAL: PurchaseStatus[] = ['ineligible', 'expired', 'failed', 'canceled'];
+
+/** Checks every invariant; `stripe: null` checks the Postgres side only. */
+export async function checkInvariants(
+  deps: { sql: Sql; stripe: Stripe | null },
+  options: InvariantOptions,
+): Promise<InvariantReport> {
+  const violations: InvariantViolation[] = [];
+  const reviews: InvariantReview[] = [];
+  const [clock] = await deps.sql<{ checkedAt: Date }[]>`
+    select coalesce(${options.now ?? null}::timestamptz, now()) as "checkedAt"`;
+  const checkedAt = clock?.checkedAt ?? new Date();
+
+  const purchases = await readPurchases(deps.sql, options, checkedAt);
+  for (const purchase of purchases) {
+    violations.push(...ledgerViolations(purchase, options.purchaseDeadlineMs));
+    if (purchase.partialRefundReview) {
+      reviews.push({ purchaseId: purchase.id, reason: 'partially refunded after completion' });
+    }
+  }
+  const customers = await readCustomerTotals(deps.sql, options);
+  violations.push(...customers);
+
+  if (deps.stripe) {
+    violations.push(...(await stripeViolations(deps.stripe, purchases, options)));
+  }
+  const customersChecked = new Set(purchases.map((p) => p.customerId));
+  return {
+    checkedAt: checkedAt.toISOString(),
+    purchasesChecked: purchases.length,
+    customersChecked: customersChecked.size,
+    stripeChecked: deps.stripe !== null,
+    violations,
+    reviews,
+  };
+}
+
+// ── Postgres side ────────────────────────────────────────────────────────────────────────────────────
+
+async function readPurchases(sql: Sql, options: InvariantOptions, now: Date): Promise<PurchaseFacts[]> {
+  return await sql<PurchaseFacts[]>`
+    select p.id, p.organization_id as "organizationId", p.customer_id as "customerId", p.status,
+           p.credits, p.price_cents as "priceCents", p.currency,
+           p.stripe_payment_intent_id as "stripePaymentIntentId",
+           c.stripe_customer_id as "stripeCustomerId",
+           (extract(epoch from (${now}::timestamptz - p.created_at)) * 1000)::bigint as "ageMs",
+           coalesce(l.grants, 0)::int as grants,
+           coalesce(l.granted, 0)::bigint as "grantedCredits",
+           coalesce(l.reversed, 0)::bigint as "reversedCredits",
+           exists (select 1 from stripe_events e
+                    where e.purchase_id = p.id and e.outcome = 'partial_refund_review') as "partialRefundReview"
+      from purchases p
+      join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
+      left join lateral (
+        select count(*) filter (where kind = 'purchase_grant') as grants,
+               sum(credits) filter (where kind = 'purchase_grant') as granted,
+               -sum(credits) filter (where kind = 'reversal') as reversed
+          from credit_ledger where purchase_id = p.id
+      ) l on true
+     where (${options.organizationId ?? null}::text is null or p.organization_id = ${options.organizationId ?? null})
+       and (${options.since ?? null}::timestamptz is null or p.created_at >= ${options.since ?? null})
+       and (not ${options.onlyCheckoutPurchases ?? false} or p.workflow_id is not null)
+     order by p.created_at`;
+}
+
+function ledgerViolations(p: PurchaseFacts, deadlineMs: number): InvariantViolation[] {
+  const found: InvariantViolation[] = [];
+  const violation = (invariant: InvariantName, message: string) =>
+    found.push({
+      invariant,
+      organizationId: p.organizationId,
+      customerId: p.customerId,
+      purchaseId: p.id,
+      message: `${p.id} (${p.status}): ${message}`,
+    });
+  const net = p.grantedCredits - p.reversedCredits;
+  if (p.grants > 1) violation('credits_match_charge', `${p.grants} purchase grants`);
+  if (p.status === 'completed') {
+    if (p.grantedCredits !== p.credits || p.reversedCredits !== 0) {
+      violation('credits_match_charge', `holds ${net} credits, bought ${p.credits}`);
+    }
+  } else if (net !== 0 || (p.status !== 'refunded' && (p.grants > 0 || p.reversedCredits !== 0))) {
+    violation(
+      'credits_match_charge',
+      `holds ${net} credits (granted ${p.grantedCredits}) without a standing charge`,
+    );
+  }
+  if (!isTerminalPurchaseStatus(p.status) && p.ageMs > deadlineMs) {
+    violation('no_stuck_purchase', `still ${p.status} ${Math.round(p.ageMs / 60_000)} min after checkout`);
+  }
+  return found;
+}
+
+/** Per customer: purchase grants net of reversals against completed purchases, and the balance view. */
+async function readCustomerTotals(sql: Sql, options: InvariantOptions): Promise<InvariantViolation[]> {
+  const rows = await sql<
+    {
+      organizationId: string;
+      customerId: string;
+      netPurchaseCredits: number;
+      completedCredits: number;
+      ledgerPlan: number;
+      ledgerPurchased: number;
+      viewPlan: number | null;
+      viewPurchased: number | null;
+      viewTotal: number | null;
+    }[]
+  >`
+    select c.organization_id as "organizationId", c.id as "customerId",
+           coalesce((select sum(credits) from credit_ledger l
+                      where l.customer_id = c.id and l.purchase_id is not null
+                        and l.kind in ('purchase_grant', 'reversal')), 0)::bigint as "netPurchaseCredits",
+           coalesce((select sum(credits) from purchases p
+                      where p.customer_id = c.id and p.status = 'completed'), 0)::bigint as "completedCredits",
+           coalesce((select sum(credits) from credit_ledger l
+                      where l.customer_id = c.id and l.bucket = 'plan'), 0)::bigint as "ledgerPlan",
+           coalesce((select sum(credits) from credit_ledger l
+                      where l.customer_id = c.id and l.bucket = 'purchased'), 0)::bigint as "ledgerPurchased",
+           b.plan_credits as "viewPlan", b.purchased_credits as "viewPurchased", b.total_credits as "viewTotal"
+      from customers c
+      left join credit_balances b on b.organization_id = c.organization_id and b.customer_id = c.id
+     where (${options.organizationId ?? null}::text is null or c.organization_id = ${options.organizationId ?? null})
+       and (${options.since ?? null}::timestamptz is null or c.created_at >= ${options.since ?? null})
+       and (not ${options.onlyCheckoutPurchases ?? false}
+            or not exists (select 1 from purchases p where p.customer_id = c.id and p.workflow_id is null))`;
+  const found: InvariantViolation[] = [];
+  for (const r of rows) {
+    const where = { organizationId: r.organizationId, customerId: r.customerId, purchaseId: null };
+    if (r.netPurchaseCredits !== r.completedCredits) {
+      found.push({
+        invariant: 'grants_match_completed',
+        ...where,
+        message: `${r.customerId}: purchase grants net ${r.netPurchaseCredits} ≠ completed purchases' ${r.completedCredits} credits`,
+      });
+    }
+    const plan = r.viewPlan ?? 0;
+    const purchased = r.viewPurchased ?? 0;
+    const total = r.viewTotal ?? 0;
+    if (plan !== r.ledgerPlan || purchased !== r.ledgerPurchased || total !== plan + purchased) {
+      found.push({
+        invariant: 'balance_matches_ledger',
+        ...where,
+        message: `${r.customerId}: balance ${plan}+${purchased}=${total} ≠ ledger ${r.ledgerPlan}+${r.ledgerPurchased}`,
+      });
+    }
+  }
+  return found;
+}
+
+// ── Stripe side ──────────────────────────────────────────────────────────────────────────────────────
+
+interface ChargeFacts {
+  paymentIntentId: string;
+  amount: number;
+  currency: string;
+  refundedCents: number;
+}
+
+async function stripeViolations(
+  stripe: Stripe,
+  purchases: PurchaseFacts[],
+  options: InvariantOptions,
+): Promise<InvariantViolation[]> {
+  const limit = options.maxStripeObjectsPerCustomer ?? 10_000;
+  const byCustomer = new Map<string, PurchaseFacts[]>();
+  for (const p of purchases) {
+    if (!p.stripeCustomerId) continue;
+    const list = byCustomer.get(p.stripeCustomerId) ?? [];
+    list.push(p);
+    byCustomer.set(p.stripeCustomerId, list);
+  }
+  // Succeeded PaymentIntents per purchase, found by the metadata every charge carries: a charge the
+  // row does not name (a second charge) is found too.
+  const charges = new Map<string, ChargeFacts[]>();
+  await eachLimited([...byCustomer.keys()], options.stripeConcurrency ?? 8, async (stripeCustomerId) => {
+    const intents = await stripe.paymentIntents
+      .list({ customer: stripeCustomerId, limit: 100 })
+      .autoPagingToArray({ limit });
+    for (const pi of intents) {
+      const purchaseId = pi.metadata?.purchase_id;
+      if (!purchaseId || pi.status !== 'succeeded') continue;
+      const refunds = await stripe.refunds
+        .list({ payment_intent: pi.id, limit: 100 })
+        .autoPagingToArray({ limit });
+      const refundedCents = refunds
+        .filter((r) => r.status === 'succeeded')
+        .reduce((sum, r) => sum + r.amount, 0);
+      const list = charges.get(purchaseId) ?? [];
+      list.push({ paymentIntentId: pi.id, amount: pi.amount, currency: pi.currency, refundedCents });
+      charges.set(purchaseId, list);
+    }
+  });
+
+  const found: InvariantViolation[] = [];
+  for (const p of purchases) {
+    const violation = (invariant: InvariantName, message: string) =>
+      found.push({
+        invariant,
+        organizationId: p.organizationId,
+        customerId: p.customerId,
+        purchaseId: p.id,
+        message: `${p.id} (${p.status}): ${message}`,
+      });
+    const succeeded = charges.get(p.id) ?? [];
+    const kept = succeeded.filter((c) => c.refundedCents < c.amount);
+    if (succeeded.length > 1) {
+      violation('one_charge', `${succeeded.length} succeeded PaymentIntents: ${ids(succeeded)}`);
+    }
+    if (p.status === 'completed') {
+      const [charge] = succeeded;
+      if (succeeded.length !== 1 || !charge) {
+        violation('completed_charged', `${succeeded.length} succeeded PaymentIntents, expected 1`);
+      } else {
+        if (charge.amount !== p.priceCents || charge.currency !== p.currency) {
+          violation(
+            'completed_charged',
+            `charged ${charge.amount} ${charge.currency}, price ${p.priceCents} ${p.currency}`,
+          );
+        }
+        if (charge.paymentIntentId !== p.stripePaymentIntentId) {
+          violation(
+            'completed_charged',
+            `row names ${p.stripePaymentIntentId}, Stripe charged ${charge.paymentIntentId}`,
+          );
+        }
+        if (charge.refundedCents > 0 && !p.partialRefundReview) {
+          violation('completed_charged', `${charge.refundedCents} cents refunded but credits kept`);
+        }
+      }
+    } else if (p.status === 'refunded') {
+      if (succeeded.length === 0)
+        violation('refunded_in_full', 'no succeeded PaymentIntent to have refunded');
+      for (const c of kept) {
+        violation(
+          'refunded_in_full',
+          `${c.paymentIntentId}: ${c.refundedCents} of ${c.amount} cents refunded`,
+        );
+      }
+    } else if (UNSETTLED_TERMINAL.includes(p.status) && kept.length > 0) {
+      violation('nothing_kept_unsettled', `money kept on ${ids(kept)}`);
+    }
+  }
+  return found;
+}
+
+function ids(charges: ChargeFacts[]): string {
+  return charges.map((c) => c.paymentIntentId).join(', ');
+}
+
+async function eachLimited<T>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+/** How long a purchase may stay non-terminal: both waits, plus a grace for charging and crediting. */
+export function purchaseDeadlineMs(config: {
+  CARD_WAIT_TIMEOUT_MS: number;
+  AUTHENTICATION_WAIT_TIMEOUT_MS: number;
+  PURCHASE_SETTLE_GRACE_MS: number;
+}): number {
+  return (
+    config.CARD_WAIT_TIMEOUT_MS + config.AUTHENTICATION_WAIT_TIMEOUT_MS + config.PURCHASE_SETTLE_GRACE_MS
+  );
+}
+
+/** One line per violation, for logs and the command line. */
+export function formatReport(report: InvariantReport): string {
+  const lines = [
+    `invariants: ${report.purchasesChecked} purchases, ${report.customersChecked} customers, ` +
+      `Stripe ${report.stripeChecked ? 'checked' : 'skipped'}: ${report.violations.length} violation(s)`,
+    ...report.violations.map((v) => `  ✗ ${v.invariant}: ${v.message}`),
+    ...report.reviews.map((r) => `  ? review ${r.purchaseId}: ${r.reason}`),
+  ];
+  return lines.join('\n');
+}
