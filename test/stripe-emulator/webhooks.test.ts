@@ -12,14 +12,16 @@ import {
 
 let fx: EmulatorFixture;
 let receiver: WebhookReceiver;
+const RETRY_BASE_MS = 20;
+const MAX_ATTEMPTS = 4;
 const verifier = new Stripe('sk_test_unused');
 
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
   fx = await startEmulatorFixture({
     webhookUrls: [receiver.url],
-    webhookRetryBaseMs: 20,
-    webhookMaxAttempts: 4,
+    webhookRetryBaseMs: RETRY_BASE_MS,
+    webhookMaxAttempts: MAX_ATTEMPTS,
   });
 });
 afterAll(async () => {
@@ -164,6 +166,28 @@ describe('at-least-once delivery', () => {
     expect(
       deliveries.deliveries.filter((d) => d.eventType === 'customer.created').map((d) => d.attempt),
     ).toEqual([1, 2, 3, 4]);
+  });
+
+  it('waits longer before each retry: base × 2^(attempt-1) after attempt n', async () => {
+    receiver.setResponder((event) => (event.type === 'customer.created' ? 500 : 200));
+    await fx.stripe.customers.create({});
+    const attempts = await waitFor(async () => {
+      const d = await fx.control<{ deliveries: { eventType: string; attempt: number; at: number }[] }>(
+        'GET',
+        '/_emulator/webhooks/deliveries',
+      );
+      const mine = d.deliveries.filter((x) => x.eventType === 'customer.created');
+      return mine.length === MAX_ATTEMPTS && mine;
+    }, `${MAX_ATTEMPTS} attempts`);
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3, 4]);
+    // `at` is when an attempt ended; the next one starts after the backoff, so each gap is at least it.
+    const gaps = attempts.slice(1).map((a, i) => a.at - (attempts[i] as { at: number }).at);
+    gaps.forEach((gap, i) => {
+      const backoff = RETRY_BASE_MS * 2 ** i; // after attempt n = i + 1: base × 2^(n-1)
+      expect(gap, `gap after attempt ${i + 1}`).toBeGreaterThanOrEqual(backoff);
+      expect(gap, `gap after attempt ${i + 1}`).toBeLessThan(backoff + 1_000);
+    });
+    expect(gaps[2]).toBeGreaterThan(gaps[0] as number); // it grows
   });
 
   it('retries when the endpoint is unreachable, and a runtime-registered endpoint receives events', async () => {
