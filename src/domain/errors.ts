@@ -1,5 +1,7 @@
 /**
- * The stable, machine-readable error codes of the product and the HTTP status each maps to.
+ * The stable, machine-readable error codes of the product's HTTP answers and the status each maps to
+ * (listed in /openapi.json). A purchase's own `failure.code` (card_declined, authentication_failed,
+ * payment_method_not_added, …) is the workflow's; some coincide with these.
  * Pure (no I/O, no Node imports): usable from workflow code, activities and the HTTP layer alike.
  */
 export const errorStatus = {
@@ -8,15 +10,12 @@ export const errorStatus = {
   invalid_json: 400,
   idempotency_key_missing: 400,
   unauthorized: 401,
-  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
-  rate_limited: 429,
 
   // resources
-  organization_not_found: 404,
   plan_not_found: 404,
   customer_not_found: 404,
   subscription_not_found: 404,
@@ -40,6 +39,9 @@ export const errorStatus = {
   subscription_canceled: 422,
   subscription_ended: 422,
   quantity_exceeds_limit: 422,
+  // Named by DESIGN §2, but no answer carries it today: a missing card is not a refusal here (the
+  // purchase asks for one: nextAction add_payment_method), and a purchase whose card never came
+  // expires with the failure code payment_method_not_added. Kept for clients that map §2's codes.
   no_payment_method: 422,
 
   // payment outcomes

@@ -47,10 +47,26 @@ const messages: Partial<Record<ErrorCode, string>> = {
   invalid_json: 'The request body is not valid JSON.',
 };
 
+const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}.`),
-  );
+  // No route for this method and path: 405 (with Allow) when the path has routes for other methods,
+  // else 404.
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = routeMethods.filter(
+      (method) => method !== request.method && app.findRoute({ method, url: path }) !== null,
+    );
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(
+        reply,
+        'method_not_allowed',
+        `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}.`,
+      );
+    }
+    return sendError(reply, 'not_found', `No route ${request.method} ${path}.`);
+  });
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof AppError) return sendError(reply, error.code, error.message, error.status);
@@ -86,13 +102,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code: ErrorCode =
-        status === 401
-          ? 'unauthorized'
-          : status === 404
-            ? 'not_found'
-            : status === 429
-              ? 'rate_limited'
-              : 'validation_failed';
+        status === 401 ? 'unauthorized' : status === 404 ? 'not_found' : 'validation_failed';
       return sendError(reply, code, error.message, status);
     }
     request.log.error({ err: error }, 'unhandled error');

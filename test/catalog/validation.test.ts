@@ -187,7 +187,7 @@ describe('input validation (every failure is a 4xx in the envelope and changes n
       ['GET', '/v1/customers/cus_unknown000', undefined, 404, 'customer_not_found'],
       ['GET', '/v1/purchases/pur_unknown000', undefined, 404, 'purchase_not_found'],
       ['GET', '/v1/nothing-here', undefined, 404, 'not_found'],
-      ['DELETE', '/v1/credit-packs', undefined, 404, 'not_found'],
+      ['DELETE', '/v1/credit-packs', undefined, 405, 'method_not_allowed'],
     ];
     for (const [method, url, body, status, code] of cases) {
       const res = await call(h.app, method as 'GET', url, { token: w.apiKey, body });
