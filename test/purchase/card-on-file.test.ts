@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripeRecordsOf } from '../support/emulator-control';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
+import { waitFor } from '../support/wait';
 
 let env: PurchaseEnv;
 beforeAll(async () => {
@@ -72,6 +73,32 @@ describe('a customer with a card on file', () => {
     expect(value('CreditPackCustomerId')).toBe(shopper.customerId);
     expect(value('CreditPackOrganizationId')).toBe(shopper.organizationId);
     expect(value('CreditPackId')).toBe(shopper.packId);
+
+    // An operator finds it through the visibility API (what the Temporal UI's filter box calls) by each
+    // attribute, alone and combined; a filter that does not match finds nothing.
+    const find = async (query: string) => {
+      const ids: string[] = [];
+      for await (const execution of env.temporal.client.workflow.list({ query }))
+        ids.push(execution.workflowId);
+      return ids;
+    };
+    const queries = [
+      `CreditPackOrganizationId = '${shopper.organizationId}'`,
+      `CreditPackCustomerId = '${shopper.customerId}'`,
+      `CreditPackId = '${shopper.packId}'`,
+      `CreditPackCustomerId = '${shopper.customerId}' AND CreditPackPurchaseStatus = 'completed'`,
+    ];
+    for (const query of queries) {
+      // Visibility is eventually consistent: poll until the purchase is listed.
+      const found = await waitFor(async () => {
+        const ids = await find(query);
+        return ids.length > 0 ? ids : null;
+      }, `the visibility query ${query}`);
+      expect(found, query).toEqual([handle.workflowId]);
+    }
+    expect(
+      await find(`CreditPackCustomerId = '${shopper.customerId}' AND CreditPackPurchaseStatus = 'failed'`),
+    ).toEqual([]);
 
     // Each activity carries a readable summary for the UI's timeline.
     const history = await handle.fetchHistory();
