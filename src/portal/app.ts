@@ -5,7 +5,7 @@ import {
   TypeBoxValidatorCompiler,
 } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
@@ -45,6 +45,8 @@ export interface BuildAppOptions {
   checkoutWaitMs?: number;
   /** Stripe.js publishable key (pk_test_…) for the portal page with a real Stripe key. */
   stripePublishableKey?: string | null;
+  /** Called for every route as it is registered (Fastify's onRoute hook), e.g. to list them in a test. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export const DEFAULT_CHECKOUT_WAIT_MS = 3_000;
@@ -71,6 +73,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // unknown route segments stay 404; ids are case-sensitive
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (options.onRoute) app.addHook('onRoute', options.onRoute);
 
   // TypeBox validates (no coercion of bodies; query/params are converted from strings).
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
