@@ -242,7 +242,24 @@ describe('state dump and controls', () => {
     await fx.control('POST', '/_emulator/reset');
     const state = await fx.state();
     expect(state.customers).toEqual([]);
+    expect(await fx.control('GET', '/_emulator/faults')).toEqual({ faults: [] });
     expect((await fx.stripe.customers.create({})).id).toMatch(/^cus_/);
+  });
+
+  it('reset forgets idempotency keys: a used key starts afresh, with other parameters too', async () => {
+    const k = `cust-${randomUUID()}`;
+    const before = await fx.stripe.customers.create({ email: 'a@example.com' }, { idempotencyKey: k });
+    const replay = await fx.stripe.customers.create({ email: 'a@example.com' }, { idempotencyKey: k });
+    expect(replay.id).toBe(before.id);
+    expect(
+      await errorOf(() => fx.stripe.customers.create({ email: 'b@example.com' }, { idempotencyKey: k })),
+    ).toMatchObject({ type: 'StripeIdempotencyError' });
+    await fx.control('POST', '/_emulator/reset');
+    const after = await fx.stripe.customers.create({ email: 'b@example.com' }, { idempotencyKey: k });
+    expect(after.id).not.toBe(before.id);
+    expect(after.email).toBe('b@example.com');
+    expect((after.lastResponse.headers as Record<string, string>)['idempotent-replayed']).toBeUndefined();
+    expect((await fx.state()).customers.map((c) => c.id)).toEqual([after.id]);
   });
 
   it('rejects an invalid fault definition', async () => {

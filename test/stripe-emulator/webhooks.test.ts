@@ -255,6 +255,48 @@ describe('webhook faults', () => {
     ]);
   });
 
+  it('withholds, then releases shuffled: each delivery once, one after the other', async () => {
+    await fx.control('POST', '/_emulator/webhooks/control', { withhold: true });
+    const created: string[] = [];
+    for (let i = 0; i < 8; i++) created.push((await fx.stripe.customers.create({})).id);
+    const released = await fx.control<{ released: number }>('POST', '/_emulator/webhooks/release', {
+      order: 'shuffle',
+    });
+    expect(released.released).toBe(8);
+    await waitFor(() => receiver.ofType('customer.created').length === 8, 'eight deliveries');
+    const order = receiver.ofType('customer.created').map((r) => r.event.data.object.id);
+    expect([...order].sort()).toEqual([...created].sort());
+    // 8 events: the odds of the shuffle giving back the creation order (or its reverse) are 2 in 40 320
+    expect(order).not.toEqual(created);
+    expect(order).not.toEqual([...created].reverse());
+    const state = await fx.state();
+    expect(state.webhooks.withheld).toEqual([]);
+    expect(state.webhooks.pending).toBe(0);
+  });
+
+  it('reset clears webhook controls and withheld deliveries', async () => {
+    await fx.control('POST', '/_emulator/webhooks/control', {
+      withhold: true,
+      delayMs: 5_000,
+      duplicateNext: 3,
+    });
+    await fx.stripe.customers.create({});
+    expect((await fx.state()).webhooks.withheld).toHaveLength(2); // the delivery and its duplicate
+    await fx.control('POST', '/_emulator/reset');
+    const webhooks = await fx.control<{ controls: unknown; withheld: unknown[]; pending: number }>(
+      'GET',
+      '/_emulator/webhooks',
+    );
+    expect(webhooks.controls).toEqual({ withhold: false, delayMs: 0, duplicateNext: 0 });
+    expect(webhooks.withheld).toEqual([]);
+    expect(webhooks.pending).toBe(0);
+    // The event withheld before the reset is gone; a new one is delivered at once, and once.
+    const c = await fx.stripe.customers.create({});
+    await waitFor(() => receiver.ofType('customer.created').length === 1, 'the delivery after reset', 2_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(receiver.ofType('customer.created').map((r) => r.event.data.object.id)).toEqual([c.id]);
+  });
+
   it('delays deliveries without delaying the API response', async () => {
     await fx.control('POST', '/_emulator/webhooks/control', { delayMs: 300 });
     const started = Date.now();
