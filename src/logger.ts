@@ -16,6 +16,8 @@ const pinoLevel: Record<LogLevel, pino.Level> = {
   ERROR: 'error',
 };
 
+const OMITTED_FIELDS = new Set(['taskToken']);
+
 /**
  * Adapts pino to the Temporal SDK's Logger, for `Runtime.install({ logger })`. The SDK passes the
  * workflow/activity context (workflowId, runId, activityId, activityType, taskQueue…) as metadata,
@@ -23,9 +25,14 @@ const pinoLevel: Record<LogLevel, pino.Level> = {
  */
 export function temporalLogger(logger: AppLogger): TemporalLogger {
   const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    // Core (Rust) log timestamps arrive as bigint nanoseconds, which JSON cannot carry.
+    // Core (Rust) log timestamps arrive as bigint nanoseconds, which JSON cannot carry. An activity's
+    // task token is a credential to complete it from outside the worker: never logged.
     const fields = meta
-      ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, typeof v === 'bigint' ? String(v) : v]))
+      ? Object.fromEntries(
+          Object.entries(meta)
+            .filter(([k]) => !OMITTED_FIELDS.has(k))
+            .map(([k, v]) => [k, typeof v === 'bigint' ? String(v) : v]),
+        )
       : {};
     logger[pinoLevel[level]](fields, message);
   };

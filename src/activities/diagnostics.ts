@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import type { Sql } from '../db/client';
 
 export interface DatabaseDescription {
@@ -14,6 +15,7 @@ export function createDiagnosticsActivities({ sql }: { sql: Sql }) {
                (select count(*)::int from migrations) as "appliedMigrations"
       `;
       if (!row) throw new Error('the database returned no row for a constant query');
+      log.info('database described', { ...row });
       return row;
     },
   };

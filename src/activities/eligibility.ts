@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import type { Sql } from '../db/client';
 import { decideEligibility, loadPurchaseFacts } from '../db/eligibility-queries';
 import { FailureType, nonRetryable } from './failures';
@@ -57,10 +58,15 @@ export function createEligibilityActivities({ sql }: { sql: Sql }) {
       if (!purchase)
         throw nonRetryable(FailureType.PurchaseNotFound, `purchase ${input.purchaseId} not found`);
       if (purchase.deletedAt) {
+        log.info('purchase ineligible', { purchaseId: input.purchaseId, code: 'customer_not_found' });
         return { eligible: false, code: 'customer_not_found', message: 'The customer no longer exists.' };
       }
       const verdict = decideEligibility(await loadPurchaseFacts(sql, purchase));
-      if (!verdict.ok) return { eligible: false, code: verdict.code, message: verdict.message };
+      if (!verdict.ok) {
+        log.info('purchase ineligible', { purchaseId: input.purchaseId, code: verdict.code });
+        return { eligible: false, code: verdict.code, message: verdict.message };
+      }
+      log.info('purchase eligible', { purchaseId: input.purchaseId, credits: purchase.credits });
       return {
         eligible: true,
         credits: purchase.credits,

@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import type { Sql } from '../db/client';
 import { constraintViolation } from '../db/errors';
 import type { NextAction, PurchaseStatus } from '../domain/purchase-states';
@@ -46,6 +47,11 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
           `purchase ${record.purchaseId} not found or driven by another run`,
         );
       }
+      log.info('purchase status recorded', {
+        purchaseId: record.purchaseId,
+        status: record.status,
+        ...(record.failure ? { failureCode: record.failure.code } : {}),
+      });
     },
 
     /**
@@ -60,7 +66,9 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
       purchaseId: string;
     }): Promise<{ ledgerEntryId: number; replayed: boolean }> {
       try {
-        return await grantInTransaction(purchaseId);
+        const grant = await grantInTransaction(purchaseId);
+        log.info(grant.replayed ? 'credits already granted' : 'credits granted', { purchaseId, ...grant });
+        return grant;
       } catch (error) {
         // The database refusing the grant (a constraint) will refuse it again: stop and refund.
         if (constraintViolation(error) !== null) {

@@ -1,3 +1,4 @@
+import { log } from '@temporalio/activity';
 import type Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { FailureType, nonRetryable } from './failures';
@@ -204,6 +205,11 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           row.defaultPaymentMethodId,
         );
       }
+      log.info('Stripe customer ready', {
+        purchaseId: input.purchaseId,
+        stripeCustomerId,
+        cardOnFile: paymentMethodId !== null,
+      });
       return { stripeCustomerId, paymentMethodId };
     },
 
@@ -230,6 +236,8 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           `SetupIntent ${setupIntent.id} has no client secret`,
         );
       }
+      // The client secret goes to the portal only, never to the logs.
+      log.info('SetupIntent created', { purchaseId: input.purchaseId, setupIntentId: setupIntent.id });
       return { setupIntentId: setupIntent.id, clientSecret: setupIntent.client_secret };
     },
 
@@ -262,6 +270,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       await sql`
         update customers set default_payment_method_id = ${paymentMethodId}, updated_at = now()
          where organization_id = ${input.organizationId} and id = ${input.customerId}`;
+      log.info('card added', { purchaseId: input.purchaseId, setupIntentId: input.setupIntentId });
       return { paymentMethodId };
     },
 
@@ -318,13 +327,18 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           { idempotencyKey: idempotencyKeys.charge(input.purchaseId) },
         ),
       );
-      if (paymentIntent.status === 'processing') {
-        // Not settled yet (rare for cards): wait for Stripe's answer instead of guessing either way.
-        // The create replays this same answer under the key, so read the PaymentIntent itself.
-        const settled = await waitWhileProcessing(paymentIntent.id);
-        return chargeResult(settled);
-      }
-      return chargeResult(paymentIntent);
+      // Not settled yet (rare for cards): wait for Stripe's answer instead of guessing either way.
+      // The create replays this same answer under the key, so read the PaymentIntent itself.
+      const settled =
+        paymentIntent.status === 'processing' ? await waitWhileProcessing(paymentIntent.id) : paymentIntent;
+      log.info('charge answered', {
+        purchaseId: input.purchaseId,
+        paymentIntentId: settled.id,
+        status: settled.status,
+        amountCents: input.amountCents,
+        currency: input.currency,
+      });
+      return chargeResult(settled);
     },
 
     /** Stripe's current word on a PaymentIntent (the truth behind a webhook hint). */
@@ -396,7 +410,13 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           )
         : await findPaymentIntentOfPurchase(input.stripeCustomerId, input.purchaseId);
       if (paymentIntent?.status === 'processing') throw stillProcessing(`PaymentIntent ${paymentIntent.id}`);
-      if (paymentIntent?.status !== 'succeeded') return { refundId: null };
+      if (paymentIntent?.status !== 'succeeded') {
+        log.info('nothing to refund', {
+          purchaseId: input.purchaseId,
+          paymentIntentId: paymentIntent?.id ?? null,
+        });
+        return { refundId: null };
+      }
       // What already stands (this key's earlier attempt, or an operator's refund) counts.
       const existing = await stripeCall(
         'list refunds',
@@ -406,7 +426,10 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       const standing = existing.data.filter((r) => r.status !== 'failed' && r.status !== 'canceled');
       const refundedCents = standing.reduce((sum, r) => sum + r.amount, 0);
       const remainingCents = Math.min(input.amountCents, paymentIntent.amount_received) - refundedCents;
-      if (remainingCents <= 0) return { refundId: standing[0]?.id ?? null };
+      if (remainingCents <= 0) {
+        log.info('already refunded', { purchaseId: input.purchaseId, paymentIntentId: paymentIntent.id });
+        return { refundId: standing[0]?.id ?? null };
+      }
       const refund = await stripeCall(
         'refund',
         () =>
@@ -421,6 +444,12 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           ),
         compensating,
       );
+      log.info('refunded', {
+        purchaseId: input.purchaseId,
+        paymentIntentId: paymentIntent.id,
+        refundId: refund.id,
+        amountCents: remainingCents,
+      });
       return { refundId: refund.id };
     },
   };
