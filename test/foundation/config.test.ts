@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems, message } = error as ConfigError;
+    // The message lists the same problems, one per line.
+    for (const problem of problems) expect(message).toContain(`  - ${problem}`);
+    return problems;
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
+
+describe('the configuration', () => {
+  it('has working defaults per profile, read from nothing but the environment given', () => {
+    const product = loadConfig({});
+    expect(product.temporalAddress).toBe('127.0.0.1:7233');
+    expect(product.postgresIsLocal).toBe(true);
+    expect(product.stripeIsReal).toBe(false);
+    const test = loadConfig({ STACK_PROFILE: 'test' });
+    expect(test.temporalAddress).toBe('127.0.0.1:17233');
+    expect(test.metricsUrl).toBe('http://127.0.0.1:19464/metrics');
+    // Empty means unset, as in .env files.
+    expect(loadConfig({ DATABASE_URL: '', METRICS_PORT: '0' })).toMatchObject({
+      postgresIsLocal: true,
+      metricsUrl: null,
+    });
+  });
+
+  it('rejects bad values with one clear message per problem, each naming its variable', () => {
+    const problems = problemsOf({
+      STACK_PROFILE: 'test',
+      BIND_HOST: '0.0.0.0',
+      TEMPORAL_PORT: '70000',
+      POSTGRES_PORT: 'five',
+      STRIPE_SECRET_KEY: 'sk_live_abc',
+      LOG_LEVEL: 'loud',
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'BIND_HOST: must be a loopback address',
+        expect.stringMatching(/^TEMPORAL_PORT: .*65535/),
+        expect.stringMatching(/^POSTGRES_PORT: .*number/),
+        'STRIPE_SECRET_KEY: must be a Stripe test-mode key (sk_test_…)',
+        expect.stringMatching(/^LOG_LEVEL: .*"info"/),
+      ]),
+    );
+  });
+
+  it('rejects a single bad value alone, leaving the rest to their defaults', () => {
+    expect(problemsOf({ STRIPE_SECRET_KEY: 'sk_live_abc' })).toEqual([
+      'STRIPE_SECRET_KEY: must be a Stripe test-mode key (sk_test_…)',
+    ]);
+    expect(problemsOf({ PORTAL_SESSION_SECRET: 'short' })).toEqual([
+      expect.stringMatching(/^PORTAL_SESSION_SECRET: .*32/),
+    ]);
+    expect(problemsOf({ DATABASE_URL: 'mysql://db/x' })).toEqual([expect.stringMatching(/^DATABASE_URL: /)]);
+  });
+});
