@@ -27,6 +27,7 @@ export const errorStatus = {
   plan_name_taken: 409,
   credit_pack_archived: 409,
   stripe_customer_taken: 409,
+  stripe_customer_not_found: 422, // POST /v1/customers: the stripeCustomerId to link is unknown to Stripe
   subscription_exists: 409,
   purchase_not_cancelable: 409,
   idempotency_key_reused: 409,
