@@ -228,6 +228,149 @@ describe('the purchase fed by Stripe webhooks', () => {
   });
 });
 
+describe('payment-intent events out of order (3-D Secure)', () => {
+  it('an outcome before requires_action is recorded, not applied; reversed deliveries apply once; completes once', async () => {
+    const who = await h.customer({ card: 'pm_card_authenticationRequired' });
+    // Every Stripe delivery of this purchase is held back, and the off-session charge request is
+    // stalled, so the purchase sits in `charging` for a moment.
+    await h.emulator('POST', '/webhooks/control', { withhold: true });
+    let released = false;
+    try {
+      await h.emulator('POST', '/faults', {
+        match: { method: 'POST', path: '/v1/payment_intents' },
+        times: 1,
+        action: { type: 'stall', ms: 4_000 },
+      });
+      // Not awaited yet: the checkout's answer waits while the purchase is busy.
+      const answer = h.checkout(who);
+      const purchaseId = await waitFor(async () => {
+        const [row] = await h.env.sql<{ id: string; status: string }[]>`
+          select id, status from purchases where customer_id = ${who.id}`;
+        return row?.status === 'charging' ? row.id : null;
+      }, 'the purchase to be charging');
+
+      // A payment_intent.succeeded naming this purchase arrives while it is still being charged (before
+      // requires_action): recorded and acknowledged, not passed on.
+      const early = eventBody('payment_intent.succeeded', {
+        id: `pi_early${randomUUID().replace(/-/g, '').slice(0, 16)}`,
+        object: 'payment_intent',
+        status: 'succeeded',
+        metadata: { purchase_id: purchaseId, organization_id: h.world.orgId },
+      });
+      const earlyAnswer = await h.postWebhook(early, h.sign(early));
+      expect(earlyAnswer.status).toBe(200);
+      expect(earlyAnswer.body.data).toMatchObject({ duplicate: false, outcome: 'ignored' });
+      expect(await h.stripeEvents({ ids: [JSON.parse(early).id] })).toEqual([
+        expect.objectContaining({ outcome: 'ignored', purchase_id: purchaseId, deliveries: 1 }),
+      ]);
+
+      const res = await answer;
+      expect(res.status).toBe(202);
+      expect(res.body.data.id).toBe(purchaseId);
+      const waiting = await h.purchaseReaches(who, purchaseId, 'requires_action');
+      const paymentIntentId = (waiting.nextAction.clientSecret as string).split('_secret_')[0]!;
+      expect(await h.signalsOf(purchaseId)).toEqual([]);
+
+      // The customer authenticates on-session; Stripe's events queue up behind the withhold.
+      const paymentIntent = await h.env.stripe.paymentIntents.retrieve(paymentIntentId);
+      const card = paymentIntent.last_payment_error?.payment_method;
+      await h.env.stripe.paymentIntents.confirm(paymentIntentId, {
+        payment_method: typeof card === 'string' ? card : card!.id,
+      });
+      await h.emulator('POST', `/payment_intents/${paymentIntentId}/authenticate`, { outcome: 'succeed' });
+      const piEvents = await emulatorEvents((e) => e.data?.object?.id === paymentIntentId);
+      const piEventIds = new Set(piEvents.map((e) => e.id as string));
+      const withheld = (await h.emulator('GET', '/webhooks')).withheld as { eventId: string; type: string }[];
+      const queued = withheld.filter((d) => piEventIds.has(d.eventId)).map((d) => d.type);
+      expect(queued).toEqual(
+        expect.arrayContaining([
+          'payment_intent.requires_action',
+          'payment_intent.payment_failed',
+          'payment_intent.succeeded',
+        ]),
+      );
+      expect(queued.indexOf('payment_intent.succeeded')).toBeGreaterThan(
+        queued.indexOf('payment_intent.requires_action'),
+      );
+
+      // Delivered newest first: the outcome before the events that led to it.
+      await h.emulator('POST', '/webhooks/release', { order: 'reverse' });
+      released = true;
+      await h.purchaseReaches(who, purchaseId, 'completed');
+      // Every payment-intent event is recorded once; only the outcome was passed on.
+      const recorded = await waitFor(async () => {
+        const rows = await h.stripeEvents({ ids: [...piEventIds] });
+        return rows.length === piEventIds.size ? rows : null;
+      }, 'every payment-intent event to be recorded');
+      const byType = (type: string) => recorded.filter((r) => r.type === type).map((r) => r.outcome);
+      expect(byType('payment_intent.succeeded')).toEqual(['signaled']);
+      expect(byType('payment_intent.requires_action')).toEqual(['ignored']);
+      expect(byType('payment_intent.payment_failed')).toEqual(['ignored']);
+      expect(recorded.every((r) => r.deliveries === 1)).toBe(true);
+
+      // Stripe delivers the outcome again: acknowledged as a duplicate, not re-applied.
+      const [succeeded] = await emulatorEvents(
+        (e) => e.type === 'payment_intent.succeeded' && e.data.object.id === paymentIntentId,
+      );
+      const body = JSON.stringify(succeeded, null, 2);
+      const again = await h.postWebhook(body, h.sign(body));
+      expect(again.body.data).toMatchObject({ duplicate: true });
+
+      expect(await h.signalsOf(purchaseId)).toEqual(['paymentOutcome']);
+      expect((await h.env.row(purchaseId)).status).toBe('completed');
+      const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchaseId);
+      expect(stripe.paymentIntents).toHaveLength(1);
+      expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
+      expect(stripe.refunds).toHaveLength(0);
+      const [{ count }] = (await h.env.sql`
+        select count(*)::int as count from credit_ledger where purchase_id = ${purchaseId}`) as any;
+      expect(count).toBe(1);
+      const balance = await h.env.sql<{ purchased: number }[]>`
+        select coalesce(sum(credits), 0)::int as purchased from credit_ledger
+         where customer_id = ${who.id} and bucket = 'purchased'`;
+      expect(balance[0]!.purchased).toBe(500);
+    } finally {
+      await h.emulator('DELETE', '/faults');
+      if (!released) await h.emulator('POST', '/webhooks/release', { order: 'fifo' });
+    }
+  });
+});
+
+describe('POST /v1/stripe/webhooks: body size limit', () => {
+  it('refuses an oversized body with 413, recording nothing, even when well signed', async () => {
+    const id = eventId();
+    const body = eventBody(
+      'customer.updated',
+      { id: 'cus_big', object: 'customer', metadata: {}, padding: 'x'.repeat(1_100_000) },
+      id,
+    );
+    expect(body.length).toBeGreaterThan(1024 * 1024);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/stripe/webhooks',
+      headers: { 'content-type': 'application/json', 'stripe-signature': h.sign(body) },
+      payload: body,
+    });
+    expect(res.statusCode).toBe(413);
+    expect(JSON.parse(res.body)).toEqual({
+      success: false,
+      error: { code: 'payload_too_large', message: expect.any(String) },
+    });
+    expect(await h.stripeEvents({ ids: [id] })).toEqual([]);
+
+    // Just under the limit, the same kind of event is taken.
+    const fits = eventBody('customer.updated', {
+      id: 'cus_big',
+      object: 'customer',
+      metadata: {},
+      padding: 'x'.repeat(900_000),
+    });
+    const ok = await h.postWebhook(fits, h.sign(fits));
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toMatchObject({ duplicate: false, outcome: 'ignored' });
+  });
+});
+
 describe('well-signed events the receiver cannot apply are acknowledged, recorded, never 5xx', () => {
   it('unknown types, unmatched objects, settled purchases and closed workflows', async () => {
     const unknown = eventBody('invoice.paid', { id: 'in_123', object: 'invoice' });
