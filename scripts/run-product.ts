@@ -21,6 +21,7 @@ const children: { name: string; process: ChildProcess; exited: Promise<number | 
  * held by this very process until the start ends, so a `stackDown` cannot run alongside it.
  */
 let stackStarting: Promise<string[]> | undefined;
+let stackStartDone = false;
 let stopping = false;
 
 /** Spawns a child unless we are already stopping; returns whether it did. */
@@ -65,6 +66,7 @@ async function shutdown(code: number): Promise<never> {
   ]);
   for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
   if (stackStarting) {
+    if (!stackStartDone) log('waiting for the stack start under way to finish, to stop what it started');
     // A failed start has already stopped what it had started.
     const started = await stackStarting.catch(() => [] as string[]);
     if (started.length > 0) await stackDown(config, log, started);
@@ -77,7 +79,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 
-  stackStarting = stackUp(config, log);
+  stackStarting = stackUp(config, log).finally(() => {
+    stackStartDone = true;
+  });
   await stackStarting;
   if (stopping) return;
 
