@@ -1,5 +1,6 @@
+import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stripeRecordsOf } from '../support/emulator-control';
+import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 
 let env: PurchaseEnv;
@@ -42,6 +43,33 @@ describe('a declined card', () => {
       type: 'CardDeclined',
       nonRetryable: true,
     });
+  });
+
+  it('a saved card whose funds ran out (as 9995 declines) → failed card_declined/insufficient_funds, one charge attempt', async () => {
+    // Stripe refuses to save 9995 (see below), so a card on file declines for insufficient funds only after
+    // it was saved: the emulator's issuer starts declining the saved 4242 card with insufficient_funds.
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const customer = (await env.stripe.customers.retrieve(
+      shopper.stripeCustomerId as string,
+    )) as Stripe.Customer;
+    const savedCard = customer.invoice_settings.default_payment_method as string;
+    await emulatorControl(env.emulatorUrl).declineCharges(savedCard, 'insufficient_funds');
+
+    const { purchaseId, handle } = await env.buy(shopper);
+    const result = await handle.result();
+    expect(result.status).toBe('failed');
+    expect(result.failure).toMatchObject({ code: 'card_declined', declineCode: 'insufficient_funds' });
+    expect(await env.row(purchaseId)).toMatchObject({
+      status: 'failed',
+      failure_code: 'card_declined',
+      failure_decline_code: 'insufficient_funds',
+    });
+    const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);
+    expect(stripe.paymentIntents).toHaveLength(1);
+    expect(stripe.paymentIntents[0]?._emulator.chargeAttempts).toBe(1);
+    expect(stripe.charges.map((c) => c.status)).toEqual(['failed']);
+    expect(stripe.refunds).toHaveLength(0);
+    expect(await env.balance(shopper)).toEqual({ purchased: 0, plan: 0 });
   });
 
   it('4000 0000 0000 9995 recorded as the card on file → failed card_declined/insufficient_funds, nothing charged', async () => {

@@ -268,6 +268,41 @@ describe('state dump and controls', () => {
     );
   });
 
+  it('a saved card can start declining (decline_charges): attached 4242, then insufficient_funds on every charge', async () => {
+    const customer = await fx.stripe.customers.create({});
+    const card = await fx.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    const charge = () =>
+      fx.stripe.paymentIntents.create({
+        amount: 1000,
+        currency: 'usd',
+        customer: customer.id,
+        payment_method: card.id,
+        confirm: true,
+        off_session: true,
+      });
+    expect((await charge()).status).toBe('succeeded');
+    await fx.control('POST', `/_emulator/payment_methods/${card.id}/decline_charges`, {
+      decline_code: 'insufficient_funds',
+    });
+    const err = await errorOf(charge);
+    expect(err).toMatchObject({
+      type: 'StripeCardError',
+      code: 'card_declined',
+      decline_code: 'insufficient_funds',
+    });
+    expect(err.payment_intent?.status).toBe('requires_payment_method');
+    await expect(
+      fx.control('POST', '/_emulator/payment_methods/pm_missing/decline_charges', {
+        decline_code: 'insufficient_funds',
+      }),
+    ).rejects.toThrow(/404/);
+    await expect(
+      fx.control('POST', `/_emulator/payment_methods/${card.id}/decline_charges`, {
+        decline_code: 'expired',
+      }),
+    ).rejects.toThrow(/400/);
+  });
+
   it('creates a PaymentMethod from a raw test card number (test-only route)', async () => {
     const pm = await fx.control<Stripe.PaymentMethod>('POST', '/_emulator/payment_methods', {
       number: '4000 0000 0000 9995',

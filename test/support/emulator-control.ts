@@ -17,6 +17,11 @@ export function emulatorControl(baseUrl: string) {
     fault: (fault: FaultInput) => call<{ id: string }>('POST', '/faults', fault),
     authenticatePaymentIntent: (id: string, outcome: 'succeed' | 'fail') =>
       call('POST', `/payment_intents/${id}/authenticate`, { outcome }),
+    /** The issuer starts declining this saved card's charges with `declineCode` (its funds ran out…). */
+    declineCharges: (
+      paymentMethodId: string,
+      declineCode: 'insufficient_funds' | 'generic_decline' | 'lost_card',
+    ) => call('POST', `/payment_methods/${paymentMethodId}/decline_charges`, { decline_code: declineCode }),
   };
 }
 

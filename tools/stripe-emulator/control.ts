@@ -18,6 +18,9 @@ const webhookControlSchema = z.object({
 const releaseSchema = z.object({ order: z.enum(['fifo', 'reverse', 'shuffle']).default('fifo') });
 const resendSchema = z.object({ eventId: z.string().startsWith('evt_') });
 const authenticateSchema = z.object({ outcome: z.enum(['succeed', 'fail']) });
+const declineChargesSchema = z.object({
+  decline_code: z.enum(['insufficient_funds', 'generic_decline', 'lost_card']),
+});
 const cardSchema = z.object({
   number: z.string().min(12),
   exp_month: z.number().int().min(1).max(12).optional(),
@@ -127,6 +130,28 @@ function route(emulator: Emulator, method: string, path: string, input: unknown)
       }
       return pm;
     }
+  }
+  // The issuer starts declining a saved card (its funds ran out, it was reported lost): what 9995 does,
+  // for a card already on file. Stripe refuses to attach a declining card, so a saved card can only get
+  // there by changing after it was saved.
+  const declineMatch = /^\/_emulator\/payment_methods\/([^/]+)\/decline_charges$/.exec(path);
+  if (method === 'POST' && declineMatch) {
+    const { decline_code } = declineChargesSchema.parse(input);
+    const id = declineMatch[1] as string;
+    if (!emulator.store.paymentMethods.has(id)) {
+      throw new StripeApiError(404, {
+        type: 'invalid_request_error',
+        code: 'resource_missing',
+        message: `No such PaymentMethod: '${id}'`,
+      });
+    }
+    const info = emulator.store.cardInfo.get(id);
+    emulator.store.cardInfo.set(id, {
+      behavior: 'decline_after_attach',
+      declineCode: decline_code,
+      setupAuthenticated: info?.setupAuthenticated ?? false,
+    });
+    return { id, declineCharges: decline_code };
   }
   const authMatch = /^\/_emulator\/(payment_intents|setup_intents)\/([^/]+)\/authenticate$/.exec(path);
   if (method === 'POST' && authMatch) {

@@ -97,10 +97,17 @@ export class WebhookDispatcher {
     const jobs = this.withheld.splice(0);
     if (order === 'reverse') jobs.reverse();
     if (order === 'shuffle') {
-      for (let i = jobs.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [jobs[i], jobs[j]] = [jobs[j] as Job, jobs[i] as Job];
-      }
+      // A test asks for a shuffle to get events out of order: with three or more, never hand back the
+      // creation order or its reverse (those have their own orders), so the reordering is guaranteed.
+      const original = [...jobs];
+      const same = (a: Job[]) => a.every((job, i) => job === original[i]);
+      const reversed = (a: Job[]) => a.every((job, i) => job === original[original.length - 1 - i]);
+      do {
+        for (let i = jobs.length - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          [jobs[i], jobs[j]] = [jobs[j] as Job, jobs[i] as Job];
+        }
+      } while (jobs.length >= 3 && (same(jobs) || reversed(jobs)));
     }
     const generation = this.generation;
     void (async () => {
