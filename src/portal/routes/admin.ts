@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Stripe from 'stripe';
 import { Type } from 'typebox';
 import {
   createCustomer,
@@ -58,7 +59,10 @@ export const platformRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
 };
 
 /** Admin routes, authenticated by an organization API key and scoped to that organization. */
-export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { config, sql, temporal }) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { config, sql, stripe, temporal },
+) => {
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
     const org = token.startsWith(API_KEY_PREFIX) ? await findOrganizationByApiKey(sql, token) : null;
@@ -219,6 +223,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { c
       schema: {
         tags: ['billing data'],
         summary: 'Create a customer (optionally linked to an existing Stripe customer)',
+        description:
+          'With stripeCustomerId, that Stripe customer is read at once: its default payment method (invoice_settings.default_payment_method) is the card on file (hasPaymentMethod), else defaultPaymentMethodId when given. A Stripe customer Stripe does not know (or deleted) answers 422 stripe_customer_not_found; Stripe unreachable answers 503 service_unavailable; either way nothing is created.',
         security: adminSecurity,
         body: S.CreateCustomerBody,
         response: S.responses(201, S.Customer),
@@ -226,11 +232,17 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { c
     },
     async (request, reply) => {
       const b = request.body;
-      const customer = await createCustomer(sql, orgOf(request), {
+      const organizationId = orgOf(request);
+      // A linked Stripe customer's default card is the card on file (DESIGN §8): read it now, so
+      // hasPaymentMethod is right from the start. Purchases read it again from Stripe (it can change).
+      const stripeDefaultCard = b.stripeCustomerId
+        ? await stripeDefaultPaymentMethod(stripe, b.stripeCustomerId, request.log)
+        : null;
+      const customer = await createCustomer(sql, organizationId, {
         email: b.email,
         name: b.name.trim(),
         stripeCustomerId: b.stripeCustomerId ?? null,
-        defaultPaymentMethodId: b.defaultPaymentMethodId ?? null,
+        defaultPaymentMethodId: stripeDefaultCard ?? b.defaultPaymentMethodId ?? null,
       });
       return reply.status(201).send(envelope(customer));
     },
@@ -434,3 +446,45 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { c
     },
   );
 };
+
+/**
+ * The default payment method (`invoice_settings.default_payment_method`) of an existing Stripe customer
+ * about to be linked, or null when it has none. An id Stripe does not know (or a deleted customer) is the
+ * caller's mistake: 422 stripe_customer_not_found. Stripe unreachable or failing: 503
+ * service_unavailable. Either way nothing is created.
+ */
+async function stripeDefaultPaymentMethod(
+  stripe: Stripe,
+  stripeCustomerId: string,
+  log: { warn: (obj: object, msg: string) => void },
+): Promise<string | null> {
+  const notFound = () =>
+    new AppError('stripe_customer_not_found', `Stripe has no customer ${stripeCustomerId} to link.`);
+  let customer: Stripe.Customer | Stripe.DeletedCustomer;
+  try {
+    customer = await stripe.customers.retrieve(stripeCustomerId);
+  } catch (error) {
+    if (
+      error instanceof Stripe.errors.StripeInvalidRequestError &&
+      (error.code === 'resource_missing' || error.statusCode === 404)
+    ) {
+      throw notFound();
+    }
+    if (
+      error instanceof Stripe.errors.StripeConnectionError ||
+      error instanceof Stripe.errors.StripeRateLimitError ||
+      (error instanceof Stripe.errors.StripeError && (error.statusCode ?? 500) >= 500)
+    ) {
+      log.warn({ err: error, stripeCustomerId }, 'Stripe unavailable while linking a Stripe customer');
+      throw new AppError(
+        'service_unavailable',
+        'Stripe could not be reached to check the Stripe customer; nothing was created. Try again.',
+      );
+    }
+    throw error;
+  }
+  if (customer.deleted) throw notFound();
+  const pm = customer.invoice_settings?.default_payment_method;
+  if (!pm) return null;
+  return typeof pm === 'string' ? pm : pm.id;
+}
