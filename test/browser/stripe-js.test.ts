@@ -215,7 +215,7 @@ const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 const fakeStripeCalls = (page: Page) =>
-  page.evaluate(() => (window as unknown as { __fakeStripe?: FakeStripeCalls }).__fakeStripe ?? null);
+  page.evaluate(() => (globalThis as unknown as { __fakeStripe?: FakeStripeCalls }).__fakeStripe ?? null);
 
 async function waitForPurchaseStatus(page: Page, status: string) {
   await page.locator(`#progress[data-status="${status}"]`).waitFor({ timeout: UI_TIMEOUT });
