@@ -437,7 +437,7 @@
     }
   }
 
-  // ── Real Stripe: Stripe.js (not exercised offline) ────────────────────────────────────────────
+  // ── Real Stripe: Stripe.js (offline test: test/browser/stripe-js.test.ts, a fake Stripe.js) ───
   function loadStripe() {
     if (state.stripe) return Promise.resolve(state.stripe);
     if (!state.settings.stripePublishableKey) {
