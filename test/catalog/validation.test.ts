@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
 import { describe, expect, it } from 'vitest';
+import { createStripe } from '../../src/stripe/client';
 import { call, config, newCustomer, newPack, newWorld, ok, useHarness } from './helpers';
 
 const h = useHarness();
@@ -231,7 +232,8 @@ describe('input validation (every failure is a 4xx in the envelope and changes n
 
   it('a linked Stripe customer belongs to one customer only', async () => {
     const w = await newWorld(h.app);
-    const stripeCustomerId = `cus_test${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+    // A Stripe customer that exists (the link is checked against Stripe), with no card of its own there.
+    const { id: stripeCustomerId } = await createStripe(config).customers.create({ email: 'a@b.co' });
     const first = await ok(h.app, 'POST', '/v1/customers', {
       token: w.apiKey,
       body: { email: 'a@b.co', name: 'A', stripeCustomerId, defaultPaymentMethodId: 'pm_card_visa' },

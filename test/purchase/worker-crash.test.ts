@@ -11,6 +11,7 @@ import { purchaseStatusQuery, purchaseWorkflowId } from '../../src/workflows';
 import { type StripeEmulatorHandle, startStripeEmulator } from '../../tools/stripe-emulator/index';
 import { testConfig } from '../support/config';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
+import { databaseNow, expectInvariantsHold } from '../support/invariants';
 import { waitFor } from '../support/wait';
 
 /**
@@ -49,9 +50,12 @@ function kill(child: ChildProcess): Promise<void> {
   });
 }
 
+let startedAt: Date;
+
 beforeAll(async () => {
   emulator = await startStripeEmulator({ host: '127.0.0.1', port: 0 });
   sql = createSql(config.databaseUrl);
+  startedAt = await databaseNow(sql);
   const connection = await Connection.connect({ address: config.temporalAddress });
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 });
@@ -59,8 +63,14 @@ beforeAll(async () => {
 afterAll(async () => {
   if (worker && worker.exitCode === null) await kill(worker);
   await client?.connection.close();
-  await sql?.end({ timeout: 5 });
-  await emulator?.close();
+  try {
+    // One charge and one credit per purchase, whatever the kills did, by the money invariants too.
+    if (emulator && startedAt)
+      await expectInvariantsHold({ sql, stripe: createStripeAt(emulator.url) }, startedAt);
+  } finally {
+    await sql?.end({ timeout: 5 });
+    await emulator?.close();
+  }
 });
 
 async function shopperWithCard() {

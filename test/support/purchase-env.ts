@@ -13,6 +13,7 @@ import { createStripe, createStripeAt } from '../../src/stripe/client';
 import { purchaseStatusQuery, type purchaseWorkflow, purchaseWorkflowId } from '../../src/workflows';
 import { startStripeEmulator } from '../../tools/stripe-emulator/index';
 import { testConfig } from './config';
+import { databaseNow, expectInvariantsHold } from './invariants';
 import { waitFor } from './wait';
 import { startTestWorker, type TestTemporal } from './worker';
 
@@ -63,6 +64,7 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
   const stripe: Stripe = emulator ? createStripeAt(emulator.url) : createStripe(config);
   const sql: Sql = createSql(config.databaseUrl);
   const temporal: TestTemporal = await startTestWorker(config, sql, stripe);
+  const startedAt = await databaseNow(sql);
   const workerConfig: Config = { ...config, TEMPORAL_TASK_QUEUE: temporal.taskQueue };
 
   async function shopper(opts: ShopperOptions = {}): Promise<Shopper> {
@@ -240,7 +242,17 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
     row,
     reaches,
     balance,
+    /** Stops the worker, then checks the money invariants over this environment's purchases. */
     async close() {
+      await temporal.close();
+      try {
+        await expectInvariantsHold({ sql, stripe }, startedAt);
+      } finally {
+        await sql.end({ timeout: 5 });
+        await emulator?.close();
+      }
+    },
+    async closeUnchecked() {
       await temporal.close();
       await sql.end({ timeout: 5 });
       await emulator?.close();
