@@ -252,11 +252,6 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
         await emulator?.close();
       }
     },
-    async closeUnchecked() {
-      await temporal.close();
-      await sql.end({ timeout: 5 });
-      await emulator?.close();
-    },
   };
 }
 
