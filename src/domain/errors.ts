@@ -30,6 +30,7 @@ export const errorStatus = {
   stripe_customer_not_found: 422, // POST /v1/customers: the stripeCustomerId to link is unknown to Stripe
   subscription_exists: 409,
   purchase_not_cancelable: 409,
+  purchase_not_waiting: 409, // test mode: the purchase is not at the card or 3-D Secure step asked about
   idempotency_key_reused: 409,
 
   // eligibility (DESIGN §2)

@@ -160,6 +160,34 @@ describe('test-mode portal routes (Stripe emulator only)', () => {
     );
   });
 
+  it('refuse a step the purchase is not at: 409 purchase_not_waiting, nothing changed', async () => {
+    const { who, purchase, setupIntentId } = await waitingForCard();
+    const notThreeDs = await call(
+      h.app,
+      'POST',
+      `/v1/portal/test-mode/setup-intents/${setupIntentId}/authenticate`,
+      {
+        token: who.token,
+        body: { outcome: 'succeed' },
+      },
+    );
+    expect([notThreeDs.status, notThreeDs.body.error?.code]).toEqual([409, 'purchase_not_waiting']);
+    const added = await call(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {
+      token: who.token,
+      body: { card: '4242424242424242' },
+    });
+    expect(added.status).toBe(200);
+    await h.purchaseReaches(who, purchase.id, 'completed');
+    const again = await call(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {
+      token: who.token,
+      body: { card: '4242424242424242' },
+    });
+    expect([again.status, again.body.error?.code]).toEqual([409, 'purchase_not_waiting']);
+    expect(again.body.error.message).toContain('completed');
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchase.id);
+    expect(stripe.paymentIntents).toHaveLength(1);
+  });
+
   it('do not exist with a real Stripe key (404), and the page then allows Stripe.js', async () => {
     const config = { ...h.env.config, STRIPE_SECRET_KEY: 'sk_test_realkeyfortests', stripeIsReal: true };
     const real = await buildApp({

@@ -158,7 +158,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       if (row.status !== 'awaiting_payment_method') {
         return sendError(
           reply,
-          'validation_failed',
+          'purchase_not_waiting',
           `This purchase is ${row.status}, not waiting for a card.`,
           409,
         );
@@ -201,7 +201,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       if (row.status !== 'awaiting_payment_method') {
         return sendError(
           reply,
-          'validation_failed',
+          'purchase_not_waiting',
           `This purchase is ${row.status}, not waiting for a card.`,
           409,
         );
@@ -210,7 +210,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       if (current.status !== 'requires_action') {
         return sendError(
           reply,
-          'validation_failed',
+          'purchase_not_waiting',
           `The card step is ${current.status}, not awaiting 3-D Secure.`,
           409,
         );
@@ -248,7 +248,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       if (row.status !== 'requires_action') {
         return sendError(
           reply,
-          'validation_failed',
+          'purchase_not_waiting',
           `This purchase is ${row.status}, not waiting for 3-D Secure.`,
           409,
         );
