@@ -26,6 +26,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   });
   const runStartedAt = await databaseNow(sql);
   return async () => {
+    // Failed until the check says otherwise: a check that never finishes must not pass the run.
+    const exitCodeBefore = process.exitCode;
+    process.exitCode = 1;
     try {
       const report = await checkInvariants(
         { sql, stripe: createStripe(config) },
@@ -42,11 +45,11 @@ export default async function setup(): Promise<() => Promise<void>> {
       if (report.violations.length > 0) {
         // vitest ignores a teardown's exception, so the run fails by its exit code, after this report.
         console.error(`\n✗ MONEY INVARIANTS VIOLATED after the suite\n${formatReport(report)}`);
-        process.exitCode = 1;
+      } else {
+        process.exitCode = exitCodeBefore;
       }
     } catch (error) {
       console.error('✗ the invariant check after the suite could not run:', error);
-      process.exitCode = 1;
     } finally {
       await sql.end({ timeout: 5 });
       if (process.env.KEEP_TEST_STACK !== '1') {

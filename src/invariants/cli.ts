@@ -15,7 +15,7 @@ const usage = `usage: npm run invariants -- [--organization <org_id>] [--since <
   --since          only purchases and customers created at or after this time
   --no-stripe      check Postgres only (skip the PaymentIntent and refund checks)
   --json           print the report as JSON
-exit status: 0 all hold, 1 a violation was found, 2 bad usage or configuration`;
+exit status: 0 all hold, 1 a violation was found, 2 bad usage or configuration, 3 the check could not run`;
 
 async function main(argv: string[]): Promise<number> {
   let values: {
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const sql = createSql(config.databaseUrl, { maxConnections: 2, applicationName: 'credit-pack-invariants' });
   try {
     const report = await checkInvariants(
-      { sql, stripe: values['no-stripe'] ? null : createStripe(config) },
+      { sql, stripe: values['no-stripe'] ? null : createStripe(config, { maxNetworkRetries: 3 }) },
       { organizationId: values.organization, since, purchaseDeadlineMs: purchaseDeadlineMs(config) },
     );
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
@@ -76,7 +76,7 @@ main(process.argv.slice(2)).then(
       console.error(error.message);
       process.exit(2);
     }
-    console.error(error);
-    process.exit(1);
+    console.error('the invariant check could not run:', error);
+    process.exit(3);
   },
 );

@@ -12,7 +12,8 @@ import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchas
  *                            its credits; refunded and unsettled purchases hold no credits
  *   grants_match_completed   per customer: Σ purchase grants − Σ purchase reversals = Σ credits of
  *                            completed purchases
- *   balance_matches_ledger   per customer: the balance view = Σ ledger entries, per bucket
+ *   balance_matches_ledger   per customer: the balance view = Σ ledger entries, per bucket (a guard
+ *                            against the view's definition drifting from the ledger it sums)
  *   one_charge               no purchase has more than one succeeded PaymentIntent
  *   completed_charged        a completed purchase has exactly one succeeded PaymentIntent for its amount,
  *                            in usd, the one its row names, and nothing refunded
@@ -20,7 +21,9 @@ import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchas
  *   nothing_kept_unsettled   an ineligible, expired, failed or canceled purchase kept no money
  *   no_stuck_purchase        no purchase is still non-terminal past its deadline
  *
- * Read-only: it never changes a row or calls a mutating Stripe endpoint.
+ * Read-only: it never changes a row or calls a mutating Stripe endpoint. Postgres is read before
+ * Stripe; a purchase that changed in between (a refund landing) is re-read and its findings dropped,
+ * so a check run beside live traffic does not report a purchase caught mid-step.
  */
 
 export const invariantNames = [
@@ -99,6 +102,7 @@ interface PurchaseFacts {
   currency: string;
   stripePaymentIntentId: string | null;
   stripeCustomerId: string | null;
+  updatedAt: Date;
   ageMs: number;
   grants: number;
   grantedCredits: number;
@@ -122,27 +126,27 @@ export async function checkInvariants(
   const purchases = await readPurchases(deps.sql, options, checkedAt);
   for (const purchase of purchases) {
     violations.push(...ledgerViolations(purchase, options.purchaseDeadlineMs));
-    if (purchase.partialRefundReview) {
+    if (purchase.partialRefundReview && purchase.status === 'completed') {
       reviews.push({ purchaseId: purchase.id, reason: 'partially refunded after completion' });
     }
   }
   const customers = await readCustomerTotals(deps.sql, options);
-  violations.push(...customers);
+  violations.push(...customers.violations);
 
   const stripeCustomersSkipped: string[] = [];
   if (deps.stripe) {
     const stripeSide = await stripeViolations(deps.stripe, purchases, options);
     violations.push(...stripeSide.violations);
+    reviews.push(...stripeSide.reviews);
     stripeCustomersSkipped.push(...stripeSide.skipped);
   }
-  const customersChecked = new Set(purchases.map((p) => p.customerId));
   return {
     checkedAt: checkedAt.toISOString(),
     purchasesChecked: purchases.length,
-    customersChecked: customersChecked.size,
+    customersChecked: customers.checked,
     stripeChecked: deps.stripe !== null,
     stripeCustomersSkipped,
-    violations,
+    violations: await withoutPurchasesChangedSince(deps.sql, violations, purchases),
     reviews,
   };
 }
@@ -155,6 +159,7 @@ async function readPurchases(sql: Sql, options: InvariantOptions, now: Date): Pr
            p.credits, p.price_cents as "priceCents", p.currency,
            p.stripe_payment_intent_id as "stripePaymentIntentId",
            c.stripe_customer_id as "stripeCustomerId",
+           p.updated_at as "updatedAt",
            (extract(epoch from (${now}::timestamptz - p.created_at)) * 1000)::bigint as "ageMs",
            coalesce(l.grants, 0)::int as grants,
            coalesce(l.granted, 0)::bigint as "grantedCredits",
@@ -163,12 +168,14 @@ async function readPurchases(sql: Sql, options: InvariantOptions, now: Date): Pr
                     where e.purchase_id = p.id and e.outcome = 'partial_refund_review') as "partialRefundReview"
       from purchases p
       join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
-      left join lateral (
-        select count(*) filter (where kind = 'purchase_grant') as grants,
+      left join (
+        select purchase_id,
+               count(*) filter (where kind = 'purchase_grant') as grants,
                sum(credits) filter (where kind = 'purchase_grant') as granted,
                -sum(credits) filter (where kind = 'reversal') as reversed
-          from credit_ledger where purchase_id = p.id
-      ) l on true
+          from credit_ledger where purchase_id is not null
+         group by purchase_id
+      ) l on l.purchase_id = p.id
      where (${options.organizationId ?? null}::text is null or p.organization_id = ${options.organizationId ?? null})
        and (${options.since ?? null}::timestamptz is null or p.created_at >= ${options.since ?? null})
        and (not ${options.onlyCheckoutPurchases ?? false} or p.workflow_id is not null)
@@ -204,7 +211,10 @@ function ledgerViolations(p: PurchaseFacts, deadlineMs: number): InvariantViolat
 }
 
 /** Per customer: purchase grants net of reversals against completed purchases, and the balance view. */
-async function readCustomerTotals(sql: Sql, options: InvariantOptions): Promise<InvariantViolation[]> {
+async function readCustomerTotals(
+  sql: Sql,
+  options: InvariantOptions,
+): Promise<{ violations: InvariantViolation[]; checked: number }> {
   const rows = await sql<
     {
       organizationId: string;
@@ -220,14 +230,14 @@ async function readCustomerTotals(sql: Sql, options: InvariantOptions): Promise<
   >`
     select c.organization_id as "organizationId", c.id as "customerId",
            coalesce((select sum(credits) from credit_ledger l
-                      where l.customer_id = c.id and l.purchase_id is not null
+                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.purchase_id is not null
                         and l.kind in ('purchase_grant', 'reversal')), 0)::bigint as "netPurchaseCredits",
            coalesce((select sum(credits) from purchases p
                       where p.customer_id = c.id and p.status = 'completed'), 0)::bigint as "completedCredits",
            coalesce((select sum(credits) from credit_ledger l
-                      where l.customer_id = c.id and l.bucket = 'plan'), 0)::bigint as "ledgerPlan",
+                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'plan'), 0)::bigint as "ledgerPlan",
            coalesce((select sum(credits) from credit_ledger l
-                      where l.customer_id = c.id and l.bucket = 'purchased'), 0)::bigint as "ledgerPurchased",
+                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'purchased'), 0)::bigint as "ledgerPurchased",
            b.plan_credits as "viewPlan", b.purchased_credits as "viewPurchased", b.total_credits as "viewTotal"
       from customers c
       left join credit_balances b on b.organization_id = c.organization_id and b.customer_id = c.id
@@ -256,7 +266,22 @@ async function readCustomerTotals(sql: Sql, options: InvariantOptions): Promise<
       });
     }
   }
-  return found;
+  return { violations: found, checked: rows.length };
+}
+
+/** Drops the findings about purchases that changed while the check ran: they were caught mid-step. */
+async function withoutPurchasesChangedSince(
+  sql: Sql,
+  violations: InvariantViolation[],
+  purchases: PurchaseFacts[],
+): Promise<InvariantViolation[]> {
+  const ids = [...new Set(violations.flatMap((v) => (v.purchaseId ? [v.purchaseId] : [])))];
+  if (ids.length === 0) return violations;
+  const now = await sql<{ id: string; updatedAt: Date }[]>`
+    select id, updated_at as "updatedAt" from purchases where id = any(${ids})`;
+  const before = new Map(purchases.map((p) => [p.id, p.updatedAt.getTime()]));
+  const changed = new Set(now.filter((p) => before.get(p.id) !== p.updatedAt.getTime()).map((p) => p.id));
+  return violations.filter((v) => !v.purchaseId || !changed.has(v.purchaseId));
 }
 
 // ── Stripe side ──────────────────────────────────────────────────────────────────────────────────────
@@ -272,7 +297,7 @@ async function stripeViolations(
   stripe: Stripe,
   purchases: PurchaseFacts[],
   options: InvariantOptions,
-): Promise<{ violations: InvariantViolation[]; skipped: string[] }> {
+): Promise<{ violations: InvariantViolation[]; reviews: InvariantReview[]; skipped: string[] }> {
   const limit = options.maxStripeObjectsPerCustomer ?? 10_000;
   const byCustomer = new Map<string, PurchaseFacts[]>();
   for (const p of purchases) {
@@ -285,6 +310,8 @@ async function stripeViolations(
   // row does not name (a second charge) is found too.
   const charges = new Map<string, ChargeFacts[]>();
   const skipped = new Set<string>();
+  const reviews: InvariantReview[] = [];
+  const inScope = new Set(purchases.map((p) => p.id));
   await eachLimited([...byCustomer.keys()], options.stripeConcurrency ?? 8, async (stripeCustomerId) => {
     if (options.skipCustomersUnknownToStripe && !(await stripeKnowsCustomer(stripe, stripeCustomerId))) {
       skipped.add(stripeCustomerId);
@@ -293,15 +320,28 @@ async function stripeViolations(
     const intents = await stripe.paymentIntents
       .list({ customer: stripeCustomerId, limit: 100 })
       .autoPagingToArray({ limit });
+    if (intents.length >= limit) {
+      for (const p of byCustomer.get(stripeCustomerId) ?? []) {
+        reviews.push({
+          purchaseId: p.id,
+          reason: `Stripe listing of ${stripeCustomerId} cut at ${limit} objects`,
+        });
+      }
+    }
     for (const pi of intents) {
       const purchaseId = pi.metadata?.purchase_id;
-      if (!purchaseId || pi.status !== 'succeeded') continue;
+      if (!purchaseId || !inScope.has(purchaseId) || pi.status !== 'succeeded') continue;
       const refunds = await stripe.refunds
         .list({ payment_intent: pi.id, limit: 100 })
         .autoPagingToArray({ limit });
-      const refundedCents = refunds
-        .filter((r) => r.status === 'succeeded')
-        .reduce((sum, r) => sum + r.amount, 0);
+      // A refund still pending counts as made (the product counts it so too), and is listed for review.
+      const made = refunds.filter((r) =>
+        ['succeeded', 'pending', 'requires_action'].includes(r.status ?? ''),
+      );
+      const refundedCents = made.reduce((sum, r) => sum + r.amount, 0);
+      if (made.some((r) => r.status !== 'succeeded')) {
+        reviews.push({ purchaseId, reason: `a refund of ${pi.id} is still pending` });
+      }
       const list = charges.get(purchaseId) ?? [];
       list.push({ paymentIntentId: pi.id, amount: pi.amount, currency: pi.currency, refundedCents });
       charges.set(purchaseId, list);
@@ -341,7 +381,8 @@ async function stripeViolations(
             `row names ${p.stripePaymentIntentId}, Stripe charged ${charge.paymentIntentId}`,
           );
         }
-        if (charge.refundedCents > 0 && !p.partialRefundReview) {
+        // A partial refund made outside the product is for review; a full one must have reversed the credits.
+        if (charge.refundedCents >= charge.amount || (charge.refundedCents > 0 && !p.partialRefundReview)) {
           violation('completed_charged', `${charge.refundedCents} cents refunded but credits kept`);
         }
       }
@@ -358,7 +399,7 @@ async function stripeViolations(
       violation('nothing_kept_unsettled', `money kept on ${ids(kept)}`);
     }
   }
-  return { violations: found, skipped: [...skipped] };
+  return { violations: found, reviews, skipped: [...skipped] };
 }
 
 async function stripeKnowsCustomer(stripe: Stripe, stripeCustomerId: string): Promise<boolean> {

@@ -35,13 +35,21 @@ export function createStripeAt(baseUrl: string, options: StripeAtOptions = {}): 
   });
 }
 
-/** The product's client: real Stripe for a real test key, else the emulator at `stripeEmulatorUrl`. */
-export function createStripe(config: StripeClientConfig): Stripe {
+/**
+ * The product's client: real Stripe for a real test key, else the emulator at `stripeEmulatorUrl`.
+ * `maxNetworkRetries` stays 0 for the worker; read-only tools (the invariant checker) may let the SDK
+ * retry its GETs (429, 5xx, network) itself.
+ */
+export function createStripe(
+  config: StripeClientConfig,
+  { maxNetworkRetries = 0 }: { maxNetworkRetries?: number } = {},
+): Stripe {
   if (config.stripeIsReal) {
-    return new Stripe(config.STRIPE_SECRET_KEY, { maxNetworkRetries: 0, timeout: config.STRIPE_TIMEOUT_MS });
+    return new Stripe(config.STRIPE_SECRET_KEY, { maxNetworkRetries, timeout: config.STRIPE_TIMEOUT_MS });
   }
   return createStripeAt(config.stripeEmulatorUrl, {
     apiKey: config.STRIPE_SECRET_KEY,
     timeoutMs: config.STRIPE_TIMEOUT_MS,
+    maxNetworkRetries,
   });
 }

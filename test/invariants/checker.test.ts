@@ -147,9 +147,10 @@ describe('the invariant checker', () => {
     expect(report.report.violations[0]?.message).toMatch(/still charging 2880 min after checkout/);
   });
 
-  it('fails on a purchase charged twice in Stripe, and on a refunded purchase whose money was kept', async () => {
+  it('fails on a purchase charged twice in Stripe, a refunded purchase whose money was kept, and a completed one refunded', async () => {
     const twice = newId('purchase');
     const kept = newId('purchase');
+    const refundedButCredited = newId('purchase');
     // The rows exist only inside the rolled-back transaction; the emulator's charges name ids no row
     // will ever hold, so they stay invisible to every later check.
     const report = await inRolledBackTransaction(async (tx) => {
@@ -159,6 +160,12 @@ describe('the invariant checker', () => {
       const first = await chargeInStripe(paying, twice);
       await chargeInStripe(paying, twice);
       await chargeInStripe(paying, kept);
+      await fixturePurchase(tx, paying, 'crediting', refundedButCredited);
+      await grant(tx, paying, refundedButCredited);
+      const refundedCharge = await chargeInStripe(paying, refundedButCredited);
+      await env.stripe.refunds.create({ payment_intent: refundedCharge.id });
+      await tx`update purchases set status = 'completed', stripe_payment_intent_id = ${refundedCharge.id}
+                where id = ${refundedButCredited}`;
       await tx`update purchases set status = 'completed', stripe_payment_intent_id = ${first.id} where id = ${twice}`;
       return await check(tx, paying.organizationId);
     });
@@ -167,9 +174,13 @@ describe('the invariant checker', () => {
         ['one_charge', twice],
         ['completed_charged', twice],
         ['refunded_in_full', kept],
+        ['completed_charged', refundedButCredited],
       ]),
     );
-    expect(report.violations).toHaveLength(3);
+    expect(report.violations).toHaveLength(4);
+    expect(report.violations.find((v) => v.purchaseId === refundedButCredited)?.message).toContain(
+      `${paying.packPriceCents} cents refunded but credits kept`,
+    );
   });
 
   it('`npm run invariants` exits 1 and names the violation; 0 when all hold; 2 on bad usage', async () => {

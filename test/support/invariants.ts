@@ -12,9 +12,10 @@ export async function databaseNow(sql: Sql): Promise<Date> {
 }
 
 /**
- * Runs the invariant checker over the purchases made through checkout since `since` whose Stripe
- * customers `stripe` knows (each Stripe emulator is checked by the tests that use it), and throws,
- * naming every violation, if one fails. Used when a test file closes its environment.
+ * Runs the invariant checker over the purchases made through checkout since `since` (by any test file
+ * running meanwhile) whose Stripe customers `stripe` knows — each Stripe emulator is checked by the
+ * files that use it — and throws, naming every violation, if one fails. Used when a test file closes
+ * its environment, after it settled its own open purchases.
  */
 export async function expectInvariantsHold(deps: { sql: Sql; stripe: Stripe }, since: Date): Promise<void> {
   const report = await checkInvariants(deps, {
@@ -24,6 +25,6 @@ export async function expectInvariantsHold(deps: { sql: Sql; stripe: Stripe }, s
     purchaseDeadlineMs: TEST_PURCHASE_DEADLINE_MS,
   });
   if (report.violations.length > 0) {
-    throw new Error(`money invariants violated by this test file's purchases\n${formatReport(report)}`);
+    throw new Error(`money invariants violated (purchases since this file started)\n${formatReport(report)}`);
   }
 }

@@ -242,8 +242,13 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
     row,
     reaches,
     balance,
-    /** Stops the worker, then checks the money invariants over this environment's purchases. */
+    /**
+     * Settles the purchases still open on this environment's task queue (canceled, as an operator
+     * would: a purchase whose worker is gone would otherwise stay open for good), stops the worker,
+     * then checks the money invariants.
+     */
     async close() {
+      await cancelOpenWorkflows(temporal);
       await temporal.close();
       try {
         await expectInvariantsHold({ sql, stripe }, startedAt);
@@ -256,3 +261,16 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
 }
 
 export type PurchaseEnv = Awaited<ReturnType<typeof purchaseEnv>>;
+
+/** Cancels every workflow still running on the worker's task queue and waits (bounded) for each to end. */
+async function cancelOpenWorkflows(temporal: TestTemporal, timeoutMs = 30_000): Promise<void> {
+  const query = `TaskQueue = '${temporal.taskQueue}' AND ExecutionStatus = 'Running'`;
+  const handles: WorkflowHandle[] = [];
+  for await (const execution of temporal.client.workflow.list({ query })) {
+    const handle = temporal.client.workflow.getHandle(execution.workflowId, execution.runId);
+    await handle.cancel().catch(() => undefined); // it may have ended meanwhile
+    handles.push(handle);
+  }
+  const deadline = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+  await Promise.race([Promise.allSettled(handles.map((h) => h.result())), deadline]);
+}
