@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -203,11 +204,12 @@ export async function withLock<T>(lockFile: string, timeoutMs: number, fn: () =>
   mkdirSync(dirname(lockFile), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The lock appears with its content already in it (a hard link to a file written first), so another
+    // process never reads an empty lock file and mistakes it for a stale one.
+    const draft = `${lockFile}.${process.pid}.draft`;
+    writeFileSync(draft, pidFileContent(process.pid));
     try {
-      const content = pidFileContent(process.pid);
-      const fd = openSync(lockFile, 'wx');
-      writeFileSync(fd, content);
-      closeSync(fd);
+      linkSync(draft, lockFile);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -222,6 +224,8 @@ export async function withLock<T>(lockFile: string, timeoutMs: number, fn: () =>
         );
       }
       await sleep(250);
+    } finally {
+      removeFile(draft);
     }
   }
   try {
