@@ -76,6 +76,8 @@ function schemaFor(profile: Profile) {
     STRIPE_TIMEOUT_MS: positiveInt.max(120_000).default(20_000),
     /** Where the Stripe emulator POSTs webhooks (comma-separated); default: the portal's webhook route. */
     STRIPE_EMULATOR_WEBHOOK_URLS: z.string().optional(),
+    /** Where the Stripe emulator keeps its account across restarts; unset = in memory (the stack sets it for the product run). */
+    STRIPE_EMULATOR_STATE_FILE: z.string().min(1).optional(),
     /** First retry delay of a failed emulator webhook delivery; doubles per attempt. */
     STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS: positiveInt.max(600_000).default(1_000),
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { managedProcess } from './managed-process';
-import { PROJECT_ROOT } from './paths';
+import { componentDir, PROJECT_ROOT } from './paths';
 import { portOpen } from './processes';
 import { ensureStripeMock } from './tools';
 
@@ -17,7 +17,15 @@ export const stripeEmulator = managedProcess({
   command: (config) => ({
     command: process.execPath,
     args: ['--import', 'tsx', EMULATOR_MAIN],
-    env: { ...process.env, STACK_PROFILE: config.STACK_PROFILE },
+    env: {
+      ...process.env,
+      STACK_PROFILE: config.STACK_PROFILE,
+      // The product run keeps its Temporal history and Postgres data across restarts, so its Stripe
+      // account must survive too (a purchase's Stripe customer, its charges); tests start empty.
+      ...(config.TEMPORAL_PERSISTENCE === 'file' && !config.STRIPE_EMULATOR_STATE_FILE
+        ? { STRIPE_EMULATOR_STATE_FILE: join(componentDir(config, 'stripe-emulator'), 'state.json') }
+        : {}),
+    },
   }),
   ready: async (config) => {
     const response = await fetch(`${config.stripeEmulatorUrl}/_emulator/health`, {

@@ -16,6 +16,7 @@ import { parseParams } from './params';
 import { matchRoute } from './router';
 import { ShapeLog } from './shapes';
 import { clone, Store, type StripeEvent } from './state';
+import { StateFile } from './state-file';
 import { WebhookDispatcher } from './webhooks';
 
 /** The API version the emulator answers with when a request names none (stripe-node 23's pinned version). */
@@ -34,6 +35,8 @@ export interface StripeEmulatorOptions {
   webhookTimeoutMs?: number;
   /** one line per API request, e.g. `console.log` (default: silent) */
   log?: (line: string) => void;
+  /** keep the account in this JSON file across restarts (state-file.ts); default: in memory only */
+  stateFile?: string;
 }
 
 export interface StripeEmulatorHandle {
@@ -364,6 +367,9 @@ export async function startStripeEmulator(
   options: StripeEmulatorOptions = {},
 ): Promise<StripeEmulatorHandle> {
   const emulator = new Emulator(options);
+  const stateFile = options.stateFile ? new StateFile(options.stateFile, emulator) : null;
+  stateFile?.load();
+  stateFile?.start();
   const server = createServer((req, res) => {
     emulator.handle(req, res).catch((e: unknown) => {
       if (!res.headersSent && !res.destroyed) {
@@ -390,7 +396,15 @@ export async function startStripeEmulator(
     close: () =>
       new Promise<void>((resolve, reject) => {
         emulator.webhooks.reset();
-        server.close((err) => (err ? reject(err) : resolve()));
+        server.close((err) => {
+          if (err) return reject(err);
+          try {
+            stateFile?.stop();
+            resolve();
+          } catch (error) {
+            reject(error);
+          }
+        });
         server.closeAllConnections();
       }),
   };

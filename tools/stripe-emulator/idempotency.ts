@@ -80,6 +80,15 @@ export class IdempotencyStore {
     this.entries.clear();
   }
 
+  /** The finished entries (a request still in flight is not an answer to keep), for a state file. */
+  snapshot(): [string, Entry][] {
+    return [...this.entries].filter(([, entry]) => entry.state === 'done');
+  }
+
+  restore(entries: [string, Entry][]): void {
+    this.entries = new Map(entries);
+  }
+
   get size(): number {
     return this.entries.size;
   }

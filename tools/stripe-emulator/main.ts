@@ -14,9 +14,11 @@ const handle = await startStripeEmulator({
   webhookEndpoints: urls.map((url) => ({ url, secret: config.STRIPE_WEBHOOK_SECRET })),
   webhookRetryBaseMs: config.STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS,
   log: config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? (line) => console.log(line) : undefined,
+  stateFile: config.STRIPE_EMULATOR_STATE_FILE,
 });
 console.log(
-  `stripe emulator listening on ${handle.url}; webhooks to ${urls.length > 0 ? urls.join(', ') : '(none)'}`,
+  `stripe emulator listening on ${handle.url}; webhooks to ${urls.length > 0 ? urls.join(', ') : '(none)'}; ` +
+    `state ${config.STRIPE_EMULATOR_STATE_FILE ? `kept in ${config.STRIPE_EMULATOR_STATE_FILE}` : 'in memory'}`,
 );
 
 let closing = false;

@@ -213,6 +213,18 @@ export interface RequestLogEntry {
   at: number;
 }
 
+export interface StoreSnapshot {
+  customers: [string, Customer][];
+  paymentMethods: [string, PaymentMethod][];
+  cardInfo: [string, CardInfo][];
+  setupIntents: [string, SetupIntent][];
+  paymentIntents: [string, PaymentIntent][];
+  piStats: [string, PaymentIntentStats][];
+  charges: [string, Charge][];
+  refunds: [string, Refund][];
+  events: [string, StripeEvent][];
+}
+
 export class Store {
   customers = new Map<string, Customer>();
   paymentMethods = new Map<string, PaymentMethod>();
@@ -237,6 +249,35 @@ export class Store {
   logRequest(entry: RequestLogEntry): void {
     this.requestLog.push(entry);
     if (this.requestLog.length > 10_000) this.requestLog.splice(0, this.requestLog.length - 10_000);
+  }
+
+  /** Every object and counter, as JSON-ready entries (the request log is not kept). */
+  snapshot(): StoreSnapshot {
+    return {
+      customers: [...this.customers],
+      paymentMethods: [...this.paymentMethods],
+      cardInfo: [...this.cardInfo],
+      setupIntents: [...this.setupIntents],
+      paymentIntents: [...this.paymentIntents],
+      piStats: [...this.piStats],
+      charges: [...this.charges],
+      refunds: [...this.refunds],
+      events: [...this.events],
+    };
+  }
+
+  static fromSnapshot(snapshot: StoreSnapshot): Store {
+    const store = new Store();
+    store.customers = new Map(snapshot.customers);
+    store.paymentMethods = new Map(snapshot.paymentMethods);
+    store.cardInfo = new Map(snapshot.cardInfo);
+    store.setupIntents = new Map(snapshot.setupIntents);
+    store.paymentIntents = new Map(snapshot.paymentIntents);
+    store.piStats = new Map(snapshot.piStats);
+    store.charges = new Map(snapshot.charges);
+    store.refunds = new Map(snapshot.refunds);
+    store.events = new Map(snapshot.events);
+    return store;
   }
 
   dump() {

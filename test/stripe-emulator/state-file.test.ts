@@ -1,0 +1,61 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createStripeAt } from '../../src/stripe/client';
+import { startStripeEmulator } from '../../tools/stripe-emulator/index';
+
+/** The product run's emulator keeps its account in a file, as Stripe keeps an account across restarts. */
+describe('the emulator state file', () => {
+  it('keeps customers, cards, charges, refunds and idempotent answers across a restart', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
+    const first = await startStripeEmulator({ stateFile });
+    const stripe = createStripeAt(first.url);
+    const customer = await stripe.customers.create({ email: 'kept@example.test' });
+    const card = await stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    const chargeParams = {
+      amount: 4000,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: card.id,
+      confirm: true,
+      off_session: true,
+      metadata: { purchase_id: 'pur_keptAcrossRestart' },
+    };
+    const charged = await stripe.paymentIntents.create(chargeParams, { idempotencyKey: 'pur_kept:charge' });
+    await stripe.refunds.create({ payment_intent: charged.id, amount: 1000 });
+    await first.close();
+
+    const second = await startStripeEmulator({ stateFile });
+    try {
+      const again = createStripeAt(second.url);
+      expect((await again.customers.retrieve(customer.id)) as { email: string }).toMatchObject({
+        email: 'kept@example.test',
+      });
+      const listed = await again.paymentIntents.list({ customer: customer.id });
+      expect(listed.data.map((pi) => [pi.id, pi.status])).toEqual([[charged.id, 'succeeded']]);
+      expect((await again.refunds.list({ payment_intent: charged.id })).data.map((r) => r.amount)).toEqual([
+        1000,
+      ]);
+      // The charge's idempotency key still replays its first answer: a retried charge is not a second one.
+      const replay = await again.paymentIntents.create(chargeParams, { idempotencyKey: 'pur_kept:charge' });
+      expect(replay.id).toBe(charged.id);
+      expect((replay.lastResponse.headers as Record<string, string>)['idempotent-replayed']).toBe('true');
+      // The saved card still behaves as its test card: another charge succeeds.
+      const next = await again.paymentIntents.create({ ...chargeParams, metadata: {} });
+      expect(next.status).toBe('succeeded');
+      expect((await again.paymentIntents.list({ customer: customer.id })).data).toHaveLength(2);
+    } finally {
+      await second.close();
+    }
+    expect(JSON.parse(readFileSync(stateFile, 'utf8')).store.paymentIntents).toHaveLength(2);
+  });
+
+  it('refuses a state file of another format instead of starting empty', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
+    writeFileSync(stateFile, JSON.stringify({ version: 99, store: {}, idempotency: [] }));
+    await expect(startStripeEmulator({ stateFile })).rejects.toThrow(
+      /state format 99, expected 1; move it away/,
+    );
+  });
+});
