@@ -67,6 +67,13 @@ async function stallNextCharge(env: PurchaseEnv) {
   });
 }
 
+/** Long waits, frequent re-reads of Stripe: the purchase can only move on by re-reading. */
+const lostMessageWaits = {
+  cardWaitTimeoutMs: 10 * 60 * 1000,
+  authenticationWaitTimeoutMs: 10 * 60 * 1000,
+  stripeRecheckIntervalMs: 1_000,
+};
+
 const flows: Flow[] = [
   {
     name: 'rerun-of-settled-purchase-untouched',
@@ -142,6 +149,21 @@ const flows: Flow[] = [
     },
   },
   {
+    name: 'card-added-noticed-by-recheck',
+    description:
+      'no card; the card is added but no message arrives: a re-read of Stripe during the wait finds it, charged and credited',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper(), lostMessageWaits);
+      const waiting = await env.reaches(handle, 'awaiting_payment_method');
+      await activityRan(handle, 'adoptSetupIntentPaymentMethod');
+      await env.stripe.setupIntents.confirm(waiting.setupIntentId as string, {
+        payment_method: 'pm_card_visa',
+      });
+      return handle;
+    },
+  },
+  {
     name: 'card-never-added-expired',
     description: 'no card, none added within the card wait: expired, SetupIntent canceled',
     expect: 'expired',
@@ -170,6 +192,22 @@ const flows: Flow[] = [
       const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
       await authenticateOnSession(env, paymentIntentId, 'succeed');
       await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      return handle;
+    },
+  },
+  {
+    name: '3ds-passed-noticed-by-recheck',
+    description:
+      '3-D Secure passed but no message arrives: a re-read of the PaymentIntent during the wait finds it succeeded',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(
+        await env.shopper({ card: 'pm_card_authenticationRequired' }),
+        lostMessageWaits,
+      );
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await activityRan(handle, 'getPaymentIntentStatus');
+      await authenticateOnSession(env, paymentIntentId, 'succeed');
       return handle;
     },
   },

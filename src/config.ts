@@ -99,6 +99,8 @@ function schemaFor(profile: Profile) {
     RECONCILE_PENDING_AFTER_MS: positiveInt.max(86_400_000).default(60_000),
     CARD_WAIT_TIMEOUT_MS: positiveInt.default(24 * 60 * 60 * 1000),
     AUTHENTICATION_WAIT_TIMEOUT_MS: positiveInt.default(60 * 60 * 1000),
+    /** While a purchase waits for a card or 3-D Secure, it re-reads Stripe this often in case its messages were lost. */
+    STRIPE_RECHECK_INTERVAL_MS: positiveInt.min(1_000).default(5 * 60 * 1000),
     MAX_PURCHASE_QUANTITY: positiveInt.max(1_000).default(10),
     /** The invariant checker calls a purchase stuck once it is non-terminal this long past both waits. */
     PURCHASE_SETTLE_GRACE_MS: positiveInt.max(7 * 24 * 60 * 60 * 1000).default(60 * 60 * 1000),

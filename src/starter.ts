@@ -105,12 +105,14 @@ export async function createPurchase(
 export interface PurchaseTimeouts {
   cardWaitTimeoutMs: number;
   authenticationWaitTimeoutMs: number;
+  stripeRecheckIntervalMs: number;
 }
 
 export function purchaseTimeouts(config: Config): PurchaseTimeouts {
   return {
     cardWaitTimeoutMs: config.CARD_WAIT_TIMEOUT_MS,
     authenticationWaitTimeoutMs: config.AUTHENTICATION_WAIT_TIMEOUT_MS,
+    stripeRecheckIntervalMs: config.STRIPE_RECHECK_INTERVAL_MS,
   };
 }
 

@@ -133,12 +133,14 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
       idempotencyKey = randomUUID() as string,
       cardWaitTimeoutMs = workerConfig.CARD_WAIT_TIMEOUT_MS,
       authenticationWaitTimeoutMs = workerConfig.AUTHENTICATION_WAIT_TIMEOUT_MS,
+      stripeRecheckIntervalMs = workerConfig.STRIPE_RECHECK_INTERVAL_MS,
     } = {},
   ) {
     const config: Config = {
       ...workerConfig,
       CARD_WAIT_TIMEOUT_MS: cardWaitTimeoutMs,
       AUTHENTICATION_WAIT_TIMEOUT_MS: authenticationWaitTimeoutMs,
+      STRIPE_RECHECK_INTERVAL_MS: stripeRecheckIntervalMs,
     };
     const { purchase } = await checkout(
       { sql, client: temporal.client, config },

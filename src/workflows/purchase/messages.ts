@@ -19,6 +19,12 @@ export interface PurchaseInput {
   cardWaitTimeoutMs: number;
   /** How long to wait for the customer to pass 3-D Secure (AUTHENTICATION_WAIT_TIMEOUT_MS at start). */
   authenticationWaitTimeoutMs: number;
+  /**
+   * While waiting for a card or for 3-D Secure, re-read Stripe this often in case both the webhook and
+   * the portal's message were lost (STRIPE_RECHECK_INTERVAL_MS at start). Absent from purchases started
+   * before it existed: they wait for a message or the timeout, as they did.
+   */
+  stripeRecheckIntervalMs?: number;
 }
 
 export interface PurchaseFailure {

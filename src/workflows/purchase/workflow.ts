@@ -69,6 +69,15 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   let setupIntentHint = false;
   let paymentOutcomeHint: PaymentOutcome | null = null;
 
+  /**
+   * How often a wait re-reads Stripe (null: not at all). Behind patched(): purchases started before
+   * this existed carry no interval and replay their original waits; new ones record the marker.
+   */
+  const stripeRecheckIntervalMs = (): number | null =>
+    input.stripeRecheckIntervalMs && patched('recheck-stripe-during-waits')
+      ? input.stripeRecheckIntervalMs
+      : null;
+
   // ── Messages ──────────────────────────────────────────────────────────────────────────────────────
   setHandler(purchaseStatusQuery, () => ({ ...state }));
   setHandler(paymentMethodAddedSignal, ({ setupIntentId }) => {
@@ -276,12 +285,17 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       ]);
     const deadline = Date.now() + input.cardWaitTimeoutMs;
     for (;;) {
-      const woken = await condition(() => setupIntentHint || state.cancelRequested, remaining(deadline));
+      const recheckMs = stripeRecheckIntervalMs();
+      const woken = await condition(
+        () => setupIntentHint || state.cancelRequested,
+        nextWake(deadline, recheckMs),
+      );
       if (state.cancelRequested) {
         await fail('canceled', canceledFailure());
         return null;
       }
-      if (woken) {
+      // A message, or time to re-read Stripe in case the messages were lost: both re-read the SetupIntent.
+      if (woken || !deadlinePassed(deadline, recheckMs)) {
         setupIntentHint = false;
         const added = await adopt();
         if (added) {
@@ -367,14 +381,26 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
 
     const deadline = Date.now() + input.authenticationWaitTimeoutMs;
     for (;;) {
+      const recheckMs = stripeRecheckIntervalMs();
       const woken = await condition(
         () => paymentOutcomeHint !== null || state.cancelRequested,
-        remaining(deadline),
+        nextWake(deadline, recheckMs),
       );
       if (state.cancelRequested) {
         if (await cancelPaymentIntent()) return true; // charged after all: step 4 refunds it
         await fail('canceled', canceledFailure());
         return false;
+      }
+      if (!woken && !deadlinePassed(deadline, recheckMs)) {
+        // Time to re-read Stripe in case the outcome's messages were lost. Only a success is acted on
+        // here: a failed on-session attempt looks like the off-session failure that led to this step,
+        // so failures are left to their webhook, the portal, or the timeout.
+        const { status } = await stripe.getPaymentIntentStatus.executeWithOptions(
+          { summary: 're-read the payment (no message yet)' },
+          [{ paymentIntentId }],
+        );
+        if (status === 'succeeded') return true;
+        continue;
       }
       if (!woken) {
         if (await cancelPaymentIntent()) return true;
@@ -452,4 +478,17 @@ function declinedFailure(declined: CardDeclinedDetails): PurchaseFailure {
 /** Milliseconds left until a deadline in workflow time (at least 1 ms: a zero timeout means "none"). */
 function remaining(deadlineMs: number): number {
   return Math.max(1, deadlineMs - Date.now());
+}
+
+/** How long a wait may sleep: until its deadline, or until the next re-read of Stripe if sooner. */
+function nextWake(deadlineMs: number, recheckMs: number | null): number {
+  return recheckMs === null ? remaining(deadlineMs) : Math.min(remaining(deadlineMs), recheckMs);
+}
+
+/**
+ * After a wait ended without a message: was it the deadline? Without re-reads the wait only ever
+ * ended at the deadline, so that path is unchanged for purchases started before re-reads existed.
+ */
+function deadlinePassed(deadlineMs: number, recheckMs: number | null): boolean {
+  return recheckMs === null || Date.now() >= deadlineMs;
 }

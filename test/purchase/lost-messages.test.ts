@@ -1,0 +1,102 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
+import { activityRan } from '../support/history';
+import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
+
+/**
+ * Both messages lost: the emulator of this file delivers no webhooks at all and nobody signals the
+ * workflow, as if the webhook and the portal's message were both lost. The waits re-read Stripe every
+ * STRIPE_RECHECK_INTERVAL_MS (1 s here) and carry on long before their timeouts (10 minutes here).
+ */
+
+const TEN_MINUTES_MS = 10 * 60 * 1000;
+const waits = {
+  cardWaitTimeoutMs: TEN_MINUTES_MS,
+  authenticationWaitTimeoutMs: TEN_MINUTES_MS,
+  stripeRecheckIntervalMs: 1_000,
+};
+
+let env: PurchaseEnv;
+beforeAll(async () => {
+  env = await purchaseEnv({ privateEmulator: true });
+});
+afterAll(() => env?.close());
+
+async function history(handle: WorkflowHandle) {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return {
+    signals: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
+    // Patch markers carry their patch id as a JSON payload: { id, deprecated }.
+    patches: events
+      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
+      .map((payload) => JSON.parse(Buffer.from(payload.data ?? []).toString('utf8')).id as string),
+  };
+}
+
+describe('a purchase whose messages are lost re-reads Stripe while it waits', () => {
+  it('a card added in Stripe with no message reaches the purchase: charged and credited long before the card wait ends', async () => {
+    const shopper = await env.shopper();
+    const { purchaseId, handle } = await env.buy(shopper, waits);
+    const waiting = await env.reaches(handle, 'awaiting_payment_method');
+    // Nothing to notice yet: the re-reads find the SetupIntent still waiting, and the purchase waits on.
+    await activityRan(handle, 'adoptSetupIntentPaymentMethod', { times: 2 });
+    expect((await env.row(purchaseId)).status).toBe('awaiting_payment_method');
+
+    // The customer adds the card (what Stripe.js does); no webhook, no signal.
+    await env.stripe.setupIntents.confirm(waiting.setupIntentId as string, {
+      payment_method: 'pm_card_visa',
+    });
+    const completed = await env.reaches(handle, 'completed', 20_000);
+    expect(completed.failure).toBeNull();
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+    const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);
+    expect(stripe.paymentIntents.map((pi) => pi.status)).toEqual(['succeeded']);
+    expect(stripe.setupIntents.map((si) => si.status)).toEqual(['succeeded']);
+    const { signals, patches } = await history(handle);
+    expect(signals).toBe(0);
+    expect(patches).toEqual(['recheck-stripe-during-waits']);
+  });
+
+  it('3-D Secure passed with no message: the re-read finds the payment succeeded, credited once', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_authenticationRequired' });
+    const { purchaseId, handle } = await env.buy(shopper, waits);
+    const waiting = await env.reaches(handle, 'requires_action');
+    const paymentIntentId = waiting.paymentIntentId as string;
+    await activityRan(handle, 'getPaymentIntentStatus', { times: 2 });
+    expect((await env.row(purchaseId)).status).toBe('requires_action');
+
+    // The customer confirms on-session and passes 3-D Secure; no webhook, no signal.
+    const card = (await env.stripe.paymentIntents.retrieve(paymentIntentId)).last_payment_error
+      ?.payment_method?.id;
+    await env.stripe.paymentIntents.confirm(paymentIntentId, { payment_method: card as string });
+    await emulatorControl(env.emulatorUrl).authenticatePaymentIntent(paymentIntentId, 'succeed');
+    await env.reaches(handle, 'completed', 20_000);
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+    const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);
+    expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
+    expect(stripe.refunds).toHaveLength(0);
+    expect((await history(handle)).signals).toBe(0);
+  });
+
+  it('3-D Secure failed with no message: re-reads do not fail it early; it expires at its deadline, PaymentIntent canceled', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_authenticationRequired' });
+    const { purchaseId, handle } = await env.buy(shopper, {
+      ...waits,
+      authenticationWaitTimeoutMs: 4_000,
+    });
+    const waiting = await env.reaches(handle, 'requires_action');
+    const paymentIntentId = waiting.paymentIntentId as string;
+    const card = (await env.stripe.paymentIntents.retrieve(paymentIntentId)).last_payment_error
+      ?.payment_method?.id;
+    await env.stripe.paymentIntents.confirm(paymentIntentId, { payment_method: card as string });
+    await emulatorControl(env.emulatorUrl).authenticatePaymentIntent(paymentIntentId, 'fail');
+    const result = await handle.result();
+    expect(result.status).toBe('expired');
+    expect(result.failure?.code).toBe('authentication_timeout');
+    const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);
+    expect(stripe.paymentIntents.map((pi) => pi.status)).toEqual(['canceled']);
+    expect(await env.balance(shopper)).toEqual({ purchased: 0, plan: 0 });
+  });
+});
