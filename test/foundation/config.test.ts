@@ -60,4 +60,18 @@ describe('the configuration', () => {
     ]);
     expect(problemsOf({ DATABASE_URL: 'mysql://db/x' })).toEqual([expect.stringMatching(/^DATABASE_URL: /)]);
   });
+
+  it('refuses a Stripe re-read interval that would re-read more than 500 times in a wait (history size)', () => {
+    expect(problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '60000' })).toEqual([
+      'STRIPE_RECHECK_INTERVAL_MS: 60000 ms would re-read Stripe more than 500 times in CARD_WAIT_TIMEOUT_MS (86400000 ms); use at least 172800',
+    ]);
+    expect(problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '500' })).toEqual([
+      expect.stringMatching(/^STRIPE_RECHECK_INTERVAL_MS: .*1000/),
+    ]);
+    expect(
+      loadConfig({ STRIPE_RECHECK_INTERVAL_MS: '60000', CARD_WAIT_TIMEOUT_MS: '3600000' }),
+    ).toMatchObject({
+      STRIPE_RECHECK_INTERVAL_MS: 60_000,
+    });
+  });
 });

@@ -84,7 +84,7 @@ describe('a purchase whose messages are lost re-reads Stripe while it waits', ()
     const shopper = await env.shopper({ card: 'pm_card_authenticationRequired' });
     const { purchaseId, handle } = await env.buy(shopper, {
       ...waits,
-      authenticationWaitTimeoutMs: 4_000,
+      authenticationWaitTimeoutMs: 10_000,
     });
     const waiting = await env.reaches(handle, 'requires_action');
     const paymentIntentId = waiting.paymentIntentId as string;
@@ -92,6 +92,9 @@ describe('a purchase whose messages are lost re-reads Stripe while it waits', ()
       ?.payment_method?.id;
     await env.stripe.paymentIntents.confirm(paymentIntentId, { payment_method: card as string });
     await emulatorControl(env.emulatorUrl).authenticatePaymentIntent(paymentIntentId, 'fail');
+    // The re-reads keep running after the failed attempt and leave the purchase waiting.
+    await activityRan(handle, 'getPaymentIntentStatus', { times: 3 });
+    expect((await env.row(purchaseId)).status).toBe('requires_action');
     const result = await handle.result();
     expect(result.status).toBe('expired');
     expect(result.failure?.code).toBe('authentication_timeout');

@@ -51,6 +51,14 @@ describe('the emulator state file', () => {
     expect(JSON.parse(readFileSync(stateFile, 'utf8')).store.paymentIntents).toHaveLength(2);
   });
 
+  it('refuses an unreadable state file, naming it, instead of starting empty', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
+    writeFileSync(stateFile, '{"version":1,"store":');
+    await expect(startStripeEmulator({ stateFile })).rejects.toThrow(
+      `${stateFile} is not a readable state file`,
+    );
+  });
+
   it('refuses a state file of another format instead of starting empty', async () => {
     const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
     writeFileSync(stateFile, JSON.stringify({ version: 99, store: {}, idempotency: [] }));

@@ -369,7 +369,6 @@ export async function startStripeEmulator(
   const emulator = new Emulator(options);
   const stateFile = options.stateFile ? new StateFile(options.stateFile, emulator) : null;
   stateFile?.load();
-  stateFile?.start();
   const server = createServer((req, res) => {
     emulator.handle(req, res).catch((e: unknown) => {
       if (!res.headersSent && !res.destroyed) {
@@ -387,6 +386,7 @@ export async function startStripeEmulator(
       resolve();
     });
   });
+  stateFile?.start();
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
@@ -397,13 +397,13 @@ export async function startStripeEmulator(
       new Promise<void>((resolve, reject) => {
         emulator.webhooks.reset();
         server.close((err) => {
-          if (err) return reject(err);
           try {
-            stateFile?.stop();
-            resolve();
+            stateFile?.stop(); // saved whether or not the server closed cleanly
           } catch (error) {
-            reject(error);
+            return reject(error);
           }
+          if (err) reject(err);
+          else resolve();
         });
         server.closeAllConnections();
       }),

@@ -82,7 +82,8 @@ export class IdempotencyStore {
 
   /** The finished entries (a request still in flight is not an answer to keep), for a state file. */
   snapshot(): [string, Entry][] {
-    return [...this.entries].filter(([, entry]) => entry.state === 'done');
+    const now = Date.now();
+    return [...this.entries].filter(([, entry]) => entry.state === 'done' && now - entry.createdAt < ttlMs);
   }
 
   restore(entries: [string, Entry][]): void {

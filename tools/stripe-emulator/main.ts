@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config';
 import { startStripeEmulator } from './emulator';
 
 const config = loadConfig();
+// Tests always start empty, whatever the environment says.
+const stateFile = config.STACK_PROFILE === 'test' ? undefined : config.STRIPE_EMULATOR_STATE_FILE;
 const urls = config.stripeEmulatorWebhookUrls;
 const handle = await startStripeEmulator({
   host: config.BIND_HOST,
@@ -14,11 +16,11 @@ const handle = await startStripeEmulator({
   webhookEndpoints: urls.map((url) => ({ url, secret: config.STRIPE_WEBHOOK_SECRET })),
   webhookRetryBaseMs: config.STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS,
   log: config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? (line) => console.log(line) : undefined,
-  stateFile: config.STRIPE_EMULATOR_STATE_FILE,
+  stateFile,
 });
 console.log(
   `stripe emulator listening on ${handle.url}; webhooks to ${urls.length > 0 ? urls.join(', ') : '(none)'}; ` +
-    `state ${config.STRIPE_EMULATOR_STATE_FILE ? `kept in ${config.STRIPE_EMULATOR_STATE_FILE}` : 'in memory'}`,
+    `state ${stateFile ? `kept in ${stateFile}` : 'in memory'}`,
 );
 
 let closing = false;

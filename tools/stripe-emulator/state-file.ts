@@ -6,7 +6,18 @@
  * Stripe customer and charges are still there after `npm start` runs again. Tests run without it.
  * Not kept: faults, webhook controls and deliveries still queued (a restart loses those, as a crash would).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import type { Emulator } from './emulator';
 import { Store, type StoreSnapshot } from './state';
 
@@ -32,7 +43,14 @@ export class StateFile {
   load(): boolean {
     if (!existsSync(this.path)) return false;
     const text = readFileSync(this.path, 'utf8');
-    const content = JSON.parse(text) as StateFileContent;
+    let content: StateFileContent;
+    try {
+      content = JSON.parse(text) as StateFileContent;
+    } catch (error) {
+      throw new Error(
+        `${this.path} is not a readable state file (${(error as Error).message}); move it away to start empty`,
+      );
+    }
     if (content.version !== FORMAT_VERSION) {
       throw new Error(
         `${this.path} has state format ${String(content.version)}, expected ${FORMAT_VERSION}; move it away to start empty`,
@@ -53,14 +71,36 @@ export class StateFile {
     };
     const text = JSON.stringify(content);
     if (text === this.lastWritten) return;
+    // Written whole, flushed, then renamed over the old file: a crash leaves the old or the new state.
+    mkdirSync(dirname(this.path), { recursive: true });
     const draft = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(draft, text);
-    renameSync(draft, this.path);
+    try {
+      const fd = openSync(draft, 'w');
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(draft, this.path);
+    } catch (error) {
+      rmSync(draft, { force: true });
+      throw error;
+    }
     this.lastWritten = text;
   }
 
-  start(): void {
-    this.timer = setInterval(() => this.save(), this.intervalMs);
+  /** Saves once per interval when changed; a failed save is reported and tried again, never fatal. */
+  start(
+    onError: (error: unknown) => void = (error) => console.error('stripe emulator: state not saved:', error),
+  ): void {
+    this.timer = setInterval(() => {
+      try {
+        this.save();
+      } catch (error) {
+        onError(error);
+      }
+    }, this.intervalMs);
     this.timer.unref();
   }
 

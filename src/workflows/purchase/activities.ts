@@ -40,6 +40,23 @@ export const stripe = proxyActivities<Activities>({
 });
 
 /**
+ * The periodic re-reads of a waiting purchase (in case its messages were lost). Best effort and
+ * read-only: bounded to a couple of minutes, and the wait simply carries on if one fails, so an
+ * outage never holds up a message, a cancel or the deadline, nor fails the purchase.
+ */
+export const stripeRecheck = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+});
+
+/**
  * Compensations (refund, cancel of a SetupIntent or PaymentIntent). They must eventually happen, so
  * they retry far longer (7 days, backoff capped at 10 minutes) and every failure is retryable: the
  * activities report a refused request as retryable too, since a revoked key or an outage is fixed by

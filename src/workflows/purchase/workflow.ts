@@ -16,7 +16,7 @@ import { FailureType } from '../../activities/failures';
 import type { PaymentParties } from '../../activities/payments';
 import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
 import { PurchaseStatusKey } from '../../temporal/search-attributes';
-import { compensation, db, stripe } from './activities';
+import { compensation, db, stripe, stripeRecheck } from './activities';
 import { Compensations } from './compensations';
 import {
   cancelPurchaseUpdate,
@@ -273,16 +273,25 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       nextAction: { type: 'add_payment_method', clientSecret: setupIntent.clientSecret },
     });
 
+    const adoptArgs = {
+      purchaseId: input.purchaseId,
+      organizationId: input.organizationId,
+      customerId: input.customerId,
+      stripeCustomerId,
+      setupIntentId: setupIntent.setupIntentId,
+    };
     const adopt = () =>
       stripe.adoptSetupIntentPaymentMethod.executeWithOptions({ summary: 'read the added card' }, [
-        {
-          purchaseId: input.purchaseId,
-          organizationId: input.organizationId,
-          customerId: input.customerId,
-          stripeCustomerId,
-          setupIntentId: setupIntent.setupIntentId,
-        },
+        adoptArgs,
       ]);
+    /** The periodic re-read: best effort, a failure just means "not yet". */
+    const recheckAdopt = () =>
+      stripeRecheck.adoptSetupIntentPaymentMethod
+        .executeWithOptions({ summary: 're-read the card request (no message yet)' }, [adoptArgs])
+        .catch((error: unknown) => {
+          if (error instanceof ActivityFailure) return null;
+          throw error;
+        });
     const deadline = Date.now() + input.cardWaitTimeoutMs;
     for (;;) {
       const recheckMs = stripeRecheckIntervalMs();
@@ -297,7 +306,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       // A message, or time to re-read Stripe in case the messages were lost: both re-read the SetupIntent.
       if (woken || !deadlinePassed(deadline, recheckMs)) {
         setupIntentHint = false;
-        const added = await adopt();
+        const added = woken ? await adopt() : await recheckAdopt();
         if (added) {
           compensations.remove('cancel SetupIntent');
           return added.paymentMethodId;
@@ -395,11 +404,14 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         // Time to re-read Stripe in case the outcome's messages were lost. Only a success is acted on
         // here: a failed on-session attempt looks like the off-session failure that led to this step,
         // so failures are left to their webhook, the portal, or the timeout.
-        const { status } = await stripe.getPaymentIntentStatus.executeWithOptions(
-          { summary: 're-read the payment (no message yet)' },
-          [{ paymentIntentId }],
-        );
-        if (status === 'succeeded') return true;
+        // Best effort: a failed re-read means "not yet", never a failed purchase with its payment open.
+        const reread = await stripeRecheck.getPaymentIntentStatus
+          .executeWithOptions({ summary: 're-read the payment (no message yet)' }, [{ paymentIntentId }])
+          .catch((error: unknown) => {
+            if (error instanceof ActivityFailure) return null;
+            throw error;
+          });
+        if (reread?.status === 'succeeded') return true;
         continue;
       }
       if (!woken) {
