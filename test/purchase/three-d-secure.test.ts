@@ -39,6 +39,29 @@ async function authenticateOnSession(paymentIntentId: string, outcome: 'succeed'
 }
 
 describe('a card that needs 3-D Secure', () => {
+  it('a step failing for good while waiting cancels the open PaymentIntent: a failed purchase cannot be paid later', async () => {
+    const { shopper, purchaseId, handle, paymentIntentId } = await waitingForAuthentication();
+    // Reading the outcome fails for good once (400: a non-retryable Stripe refusal).
+    await emulatorControl(env.emulatorUrl).fault({
+      match: { method: 'GET', pathRegex: `^/v1/payment_intents/${paymentIntentId}$` },
+      times: 1,
+      action: { type: 'status', status: 400 },
+    });
+    await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+    const result = await handle.result();
+    expect(result.status).toBe('failed');
+    expect(result.failure?.code).toBe('payment_failed');
+    const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);
+    expect(stripe.paymentIntents.map((pi) => pi.status)).toEqual(['canceled']);
+    expect(stripe.refunds).toHaveLength(0);
+    expect(await env.balance(shopper)).toEqual({ purchased: 0, plan: 0 });
+    // The customer's late confirmation is refused by Stripe: nothing can be charged any more.
+    const late = await env.stripe.paymentIntents
+      .confirm(paymentIntentId)
+      .catch((error: { code?: string }) => error);
+    expect(late).toMatchObject({ code: 'payment_intent_unexpected_state' });
+  });
+
   it('off-session charge → requires_action → authenticated → credited → completed', async () => {
     const { shopper, purchaseId, handle, paymentIntentId } = await waitingForAuthentication();
     await authenticateOnSession(paymentIntentId, 'succeed');
