@@ -160,6 +160,20 @@ describe('test-mode portal routes (Stripe emulator only)', () => {
     );
   });
 
+  it('a card step Stripe refuses (its SetupIntent canceled in Stripe meanwhile) answers 402 payment_failed', async () => {
+    const { who, purchase, setupIntentId } = await waitingForCard();
+    // Canceled on Stripe's side (e.g. from its dashboard) while the purchase still waits for a card.
+    await h.env.stripe.setupIntents.cancel(setupIntentId);
+    const res = await call(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {
+      token: who.token,
+      body: { card: '4242424242424242' },
+    });
+    expect([res.status, res.body.error?.code]).toEqual([402, 'payment_failed']);
+    const stripe = await stripeRecordsOf(h.env.emulatorUrl, purchase.id);
+    expect(stripe.setupIntents.map((si) => si.status)).toEqual(['canceled']);
+    expect(stripe.paymentIntents).toHaveLength(0);
+  });
+
   it('refuse a step the purchase is not at: 409 purchase_not_waiting, nothing changed', async () => {
     const { who, purchase, setupIntentId } = await waitingForCard();
     const notThreeDs = await call(
