@@ -81,8 +81,6 @@ export interface InvariantOptions {
   skipCustomersUnknownToStripe?: boolean;
   /** A non-terminal purchase older than this (from its creation) is stuck. */
   purchaseDeadlineMs: number;
-  /** The checker's clock; the database's `now()` when absent. */
-  now?: Date;
   /** Upper bound on Stripe objects read per customer, so a runaway account cannot hang the check. */
   maxStripeObjectsPerCustomer?: number;
   /** Stripe calls in flight at once. */
@@ -119,8 +117,8 @@ export async function checkInvariants(
 ): Promise<InvariantReport> {
   const violations: InvariantViolation[] = [];
   const reviews: InvariantReview[] = [];
-  const [clock] = await deps.sql<{ checkedAt: Date }[]>`
-    select coalesce(${options.now ?? null}::timestamptz, now()) as "checkedAt"`;
+  // The database's clock: purchase ages compare like with like.
+  const [clock] = await deps.sql<{ checkedAt: Date }[]>`select now() as "checkedAt"`;
   const checkedAt = clock?.checkedAt ?? new Date();
 
   const purchases = await readPurchases(deps.sql, options, checkedAt);
@@ -182,16 +180,21 @@ async function readPurchases(sql: Sql, options: InvariantOptions, now: Date): Pr
      order by p.created_at`;
 }
 
+/** A finding about one purchase, its message prefixed with the purchase and its status. */
+function purchaseViolation(p: PurchaseFacts, invariant: InvariantName, message: string): InvariantViolation {
+  return {
+    invariant,
+    organizationId: p.organizationId,
+    customerId: p.customerId,
+    purchaseId: p.id,
+    message: `${p.id} (${p.status}): ${message}`,
+  };
+}
+
 function ledgerViolations(p: PurchaseFacts, deadlineMs: number): InvariantViolation[] {
   const found: InvariantViolation[] = [];
   const violation = (invariant: InvariantName, message: string) =>
-    found.push({
-      invariant,
-      organizationId: p.organizationId,
-      customerId: p.customerId,
-      purchaseId: p.id,
-      message: `${p.id} (${p.status}): ${message}`,
-    });
+    found.push(purchaseViolation(p, invariant, message));
   const net = p.grantedCredits - p.reversedCredits;
   if (p.grants > 1) violation('credits_match_charge', `${p.grants} purchase grants`);
   if (p.status === 'completed') {
@@ -352,13 +355,7 @@ async function stripeViolations(
   for (const p of purchases) {
     if (p.stripeCustomerId && skipped.has(p.stripeCustomerId)) continue;
     const violation = (invariant: InvariantName, message: string) =>
-      found.push({
-        invariant,
-        organizationId: p.organizationId,
-        customerId: p.customerId,
-        purchaseId: p.id,
-        message: `${p.id} (${p.status}): ${message}`,
-      });
+      found.push(purchaseViolation(p, invariant, message));
     const succeeded = charges.get(p.id) ?? [];
     const kept = succeeded.filter((c) => c.refundedCents < c.amount);
     if (succeeded.length > 1) {

@@ -1,37 +1,23 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../catalog/helpers';
 import { type PortalCustomer, type PortalHarness, portalHarness } from '../checkout/harness';
 import { stripeRecordsOf } from '../support/emulator-control';
+import { launchChromium, SCREENSHOTS, UI_TIMEOUT } from './chromium';
 
 /**
  * The portal page in headless Chromium (Debian's /usr/bin/chromium, installed by
  * scripts/ensure-browser.sh; never a Playwright browser download), against the real portal server:
  * buildApp listening on a random port, a real worker, the Stripe emulator posting signed webhooks to it.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(process.cwd(), 'test-results', 'browser');
-const UI_TIMEOUT = 30_000;
 
 let h: PortalHarness;
 let browser: Browser;
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   h = await portalHarness({ cardWaitTimeoutMs: 120_000, authenticationWaitTimeoutMs: 120_000 });
 });
 afterAll(async () => {

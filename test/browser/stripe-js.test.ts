@@ -3,12 +3,13 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/portal/app';
 import { ok } from '../catalog/helpers';
 import { type PortalCustomer, type PortalHarness, portalHarness } from '../checkout/harness';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
+import { launchChromium, SCREENSHOTS, UI_TIMEOUT } from './chromium';
 
 /**
  * The portal page's real-Stripe path (Stripe.js) in headless Chromium, offline.
@@ -23,9 +24,6 @@ import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
  * SetupIntent; completing 3-D Secure). Stripe's webhooks still reach the harness's portal, which resumes
  * the purchase as in production.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(process.cwd(), 'test-results', 'browser');
-const UI_TIMEOUT = 30_000;
 const PUBLISHABLE_KEY = 'pk_test_fakeStripeJsForTheBrowserTest';
 
 /** What the fake Stripe.js records on `window.__fakeStripe`. */
@@ -98,19 +96,7 @@ let realModeUrl: string;
 
 beforeAll(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   h = await portalHarness({ cardWaitTimeoutMs: 120_000, authenticationWaitTimeoutMs: 120_000 });
   realModeApp = await buildApp({
     config: { ...h.env.config, stripeIsReal: true },

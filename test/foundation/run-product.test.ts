@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { isAlive, portOpen, readPid, stopProcessGroup } from '../../scripts/stac
 import { LOCAL_DB_USER } from '../../src/config';
 import { createSql, type Sql } from '../../src/db/client';
 import { testConfig } from '../support/config';
+import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
 
 /**
@@ -24,14 +24,6 @@ const database = `run_product_${process.pid}_${Date.now()}`;
 let admin: Sql;
 /** The emulator the interrupted start spawned: stopped here too should the test fail. */
 let emulatorPid: number | null = null;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   admin = createSql(config.databaseUrl, { maxConnections: 1 });

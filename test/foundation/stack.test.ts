@@ -17,21 +17,13 @@ import { stripeEmulator, stripeMock } from '../../scripts/stack/stripe';
 import { temporal } from '../../scripts/stack/temporal';
 import { ensurePostgresBin, ensureTemporalCli, findPostgresBin } from '../../scripts/stack/tools';
 import { testConfig } from '../support/config';
+import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
 
 let squatter: Server;
 let squatterPort: number;
 const scratchDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
 const strays: ChildProcess[] = [];
-
-/** A port nothing listens on now: ephemeral, so never one of the product or test profiles' ports. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A scratch configuration: its own STACK_DIR and ports no real stack uses. */
 async function scratchConfig(overrides: NodeJS.ProcessEnv = {}) {

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths';
 import { diagnosticsWorkflow } from '../../src/workflows';
 import { testConfig } from '../support/config';
+import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
 
 /**
@@ -24,14 +24,6 @@ const lines: Record<string, unknown>[] = [];
 const rawOutput: string[] = [];
 let connection: Connection;
 let client: Client;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   metricsPort = await freePort();

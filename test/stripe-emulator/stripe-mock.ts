@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { RequestShapeRecord } from '../../tools/stripe-emulator/shapes';
 import { testConfig } from '../support/config';
+import { freePort } from '../support/ports';
 import { waitFor } from './helpers';
 
 const STRIPE_MOCK_BIN = join(import.meta.dirname, '..', '..', '.stack', 'tools', 'bin', 'stripe-mock');
@@ -24,17 +24,6 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** A stripe-mock to talk to; `close()` stops it only when this call started it. */

@@ -286,12 +286,12 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       ]);
     /** The periodic re-read: best effort, a failure just means "not yet". */
     const recheckAdopt = () =>
-      stripeRecheck.adoptSetupIntentPaymentMethod
-        .executeWithOptions({ summary: 're-read the card request (no message yet)' }, [adoptArgs])
-        .catch((error: unknown) => {
-          if (error instanceof ActivityFailure) return null;
-          throw error;
-        });
+      bestEffort(
+        stripeRecheck.adoptSetupIntentPaymentMethod.executeWithOptions(
+          { summary: 're-read the card request (no message yet)' },
+          [adoptArgs],
+        ),
+      );
     const deadline = Date.now() + input.cardWaitTimeoutMs;
     for (;;) {
       const recheckMs = stripeRecheckIntervalMs();
@@ -421,12 +421,12 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         // here: a failed on-session attempt looks like the off-session failure that led to this step,
         // so failures are left to their webhook, the portal, or the timeout.
         // Best effort: a failed re-read means "not yet", never a failed purchase with its payment open.
-        const reread = await stripeRecheck.getPaymentIntentStatus
-          .executeWithOptions({ summary: 're-read the payment (no message yet)' }, [{ paymentIntentId }])
-          .catch((error: unknown) => {
-            if (error instanceof ActivityFailure) return null;
-            throw error;
-          });
+        const reread = await bestEffort(
+          stripeRecheck.getPaymentIntentStatus.executeWithOptions(
+            { summary: 're-read the payment (no message yet)' },
+            [{ paymentIntentId }],
+          ),
+        );
         if (reread?.status === 'succeeded') return true;
         continue;
       }
@@ -491,6 +491,16 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   // The purchase ends with its own terminal state (canceled, refunded…), even after an operator's
   // cancellation request: that request was honoured above, not by failing the workflow.
   return { ...state };
+}
+
+/** A best-effort activity (a periodic re-read): its failure means "no answer yet", null. */
+async function bestEffort<T>(activity: Promise<T>): Promise<T | null> {
+  try {
+    return await activity;
+  } catch (error) {
+    if (error instanceof ActivityFailure) return null;
+    throw error;
+  }
 }
 
 /** The activity's typed failure of the given type, if that is what `error` is. */
