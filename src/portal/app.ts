@@ -12,7 +12,7 @@ import type { Sql } from '../db/client';
 import { errorCodes } from '../domain/errors';
 import { createStripe } from '../stripe/client';
 import { envelope } from './context';
-import { installErrorHandling, sendError } from './errors';
+import { clientErrorHandler, installErrorHandling, routerErrorHandler, sendError } from './errors';
 import { adminRoutes, platformRoutes } from './routes/admin';
 import { pageRoutes } from './routes/page';
 import { portalRoutes } from './routes/portal';
@@ -52,6 +52,8 @@ export interface BuildAppOptions {
 export const DEFAULT_CHECKOUT_WAIT_MS = 3_000;
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** Longest path parameter the router accepts (characters); longer answers 400 validation_failed. */
+const MAX_PARAM_LENGTH = 200;
 const READINESS_TIMEOUT_MS = 2_000;
 
 let formatsRegistered = false;
@@ -71,7 +73,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // unknown route segments stay 404; ids are case-sensitive
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Fastify's and Node's own refusals, answered in the envelope too (./errors): the router's (bad
+    // percent-encoding, a parameter over MAX_PARAM_LENGTH) and Node's parser's errors here; the 503
+    // while closing and the 400 for a missing Host by installErrorHandling's onRequest hook instead.
+    frameworkErrors: routerErrorHandler({ maxParamLength: MAX_PARAM_LENGTH }),
+    clientErrorHandler,
+    return503OnClosing: false,
+    http: { requireHostHeader: false },
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
 

@@ -1,3 +1,5 @@
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { constraintViolation } from '../db/errors';
 import { AppError, type ErrorCode, httpStatusFor } from '../domain/errors';
@@ -50,6 +52,36 @@ const messages: Partial<Record<ErrorCode, string>> = {
 const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export function installErrorHandling(app: FastifyInstance): void {
+  // Closing (app.close()): a request still arriving on an open keep-alive connection is turned away
+  // with 503 service_unavailable, in the envelope (Fastify's own return503OnClosing answer is not, so
+  // the app turns that off).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) return sendError(reply, 'service_unavailable', 'The server is shutting down; retry.');
+    // HTTP/1.1 without Host is malformed (RFC 9112 §3.2). Node would answer it with a bare 400
+    // (requireHostHeader); the app turns that off and answers here.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      reply.header('connection', 'close');
+      return sendError(reply, 'validation_failed', 'An HTTP/1.1 request needs a Host header.', 400);
+    }
+  });
+  // An Expect header other than 100-continue: Node answers a bare 417 unless someone listens.
+  app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({
+      success: false,
+      error: { code: 'validation_failed', message: 'Only "Expect: 100-continue" is supported.' },
+    });
+    res.writeHead(417, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    res.end(body);
+  });
+
   // No route for this method and path: 405 (with Allow) when the path has routes for other methods,
   // else 404.
   app.setNotFoundHandler((request, reply) => {
@@ -108,4 +140,82 @@ export function installErrorHandling(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, 'internal_error', 'Internal error.', 500);
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: what the router refuses before any route, hook or error handler
+ * runs. Fastify 5 passes three errors here: FST_ERR_BAD_URL (a path parameter that is not valid
+ * percent-encoding), FST_ERR_MAX_PARAM_LENGTH (a path parameter over `maxParamLength`; Fastify's own
+ * answer is a 414) and FST_ERR_ASYNC_CONSTRAINT (an asynchronous route constraint failed; none are used
+ * here). The first two are the client's input: 400 validation_failed.
+ */
+export function routerErrorHandler(limits: { maxParamLength: number }) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    switch (error.code) {
+      case 'FST_ERR_BAD_URL':
+        void sendError(reply, 'validation_failed', 'The URL path is not valid percent-encoding.', 400);
+        return;
+      case 'FST_ERR_MAX_PARAM_LENGTH':
+        void sendError(
+          reply,
+          'validation_failed',
+          `A path parameter is too long (at most ${limits.maxParamLength} characters).`,
+          400,
+        );
+        return;
+      default: {
+        // FST_ERR_ASYNC_CONSTRAINT, or an error a later Fastify adds: by its status, like setErrorHandler.
+        const status = error.statusCode ?? 500;
+        if (status >= 400 && status < 500) {
+          void sendError(reply, 'validation_failed', error.message, status);
+          return;
+        }
+        request.log.error({ err: error }, 'router error');
+        void sendError(reply, 'internal_error', 'Internal error.', 500);
+      }
+    }
+  };
+}
+
+/** The answer to each of Node's HTTP parser and timeout errors (Node's own statuses; others: 400). */
+function clientErrorAnswer(nodeCode: string): { status: number; code: ErrorCode; message: string } {
+  switch (nodeCode) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'validation_failed', message: 'The request headers are too large.' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'payload_too_large', message: 'The chunk extensions are too large.' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'validation_failed', message: 'The request was not received in time.' };
+    default:
+      return { status: 400, code: 'validation_failed', message: 'The request is not valid HTTP.' };
+  }
+}
+
+/** The raw HTTP/1.1 answer written to the socket for a client error: complete, and the connection closes. */
+export function clientErrorResponse(nodeCode: string): string {
+  const { status, code, message } = clientErrorAnswer(nodeCode);
+  const body = JSON.stringify({ success: false, error: { code, message } });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    'content-type: application/json; charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(body)}\r\n` +
+    'connection: close\r\n' +
+    `\r\n${body}`
+  );
+}
+
+/**
+ * Fastify's `clientErrorHandler` option (the HTTP server's 'clientError' event): Node's parser refused
+ * the bytes (malformed request line or header, header block over --max-http-header-size) or the request
+ * timed out, so no request object exists and no hook runs. Answered in the envelope, as Node would
+ * answer otherwise (same statuses), then the connection is closed.
+ */
+export function clientErrorHandler(this: unknown, error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer (Node's own handler ignores it too).
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  (this as Partial<FastifyInstance> | undefined)?.log?.debug({ err: error }, 'client error');
+  // Never write into a response already under way on this connection (keep-alive, pipelining).
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) socket.write(clientErrorResponse(error.code ?? ''));
+  socket.destroy(error);
 }
