@@ -47,67 +47,191 @@ function schemaFor(profile: Profile) {
   const ports = defaultPorts[profile];
   return z
     .object({
-      STACK_PROFILE: z.enum(profiles).default(profile),
-      STACK_DIR: z.string().min(1).default('.stack'),
-      BIND_HOST: loopbackHost.default('127.0.0.1'),
-      LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      STACK_PROFILE: z
+        .enum(profiles)
+        .default(profile)
+        .describe(
+          '`product` (what `npm start` runs) or `test` (what `npm test` runs): chooses the default ports and data directories, so both can run side by side.',
+        ),
+      STACK_DIR: z
+        .string()
+        .min(1)
+        .default('.stack')
+        .describe('Where the stack manager keeps built tools, data, logs and pid files (git-ignored).'),
+      BIND_HOST: loopbackHost
+        .default('127.0.0.1')
+        .describe(
+          'The loopback address every component listens on: `127.0.0.1`, `localhost` or `::1` (nothing else is accepted).',
+        ),
+      LOG_LEVEL: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .default('info')
+        .describe('Level of the JSON logs of the worker and the portal.'),
 
-      TEMPORAL_PORT: port.default(ports.temporal),
-      TEMPORAL_UI_PORT: port.default(ports.temporalUi),
-      TEMPORAL_ADDRESS: z.string().min(1).optional(),
-      TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-      TEMPORAL_TASK_QUEUE: z.string().min(1).default('credit-pack-purchases'),
-      /** `file` keeps history across restarts (product); `memory` is faster (tests). */
-      TEMPORAL_PERSISTENCE: z.enum(['file', 'memory']).default(profile === 'test' ? 'memory' : 'file'),
+      TEMPORAL_PORT: port
+        .default(ports.temporal)
+        .describe('gRPC port of the Temporal dev server the stack starts.'),
+      TEMPORAL_UI_PORT: port.default(ports.temporalUi).describe("Port of the Temporal dev server's web UI."),
+      TEMPORAL_ADDRESS: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'An existing Temporal (`host:port`) to use instead of the dev server. Unset: the dev server on `BIND_HOST:TEMPORAL_PORT`.',
+        ),
+      TEMPORAL_NAMESPACE: z
+        .string()
+        .min(1)
+        .default('default')
+        .describe('Temporal namespace of the purchases.'),
+      TEMPORAL_TASK_QUEUE: z
+        .string()
+        .min(1)
+        .default('credit-pack-purchases')
+        .describe('Task queue the worker polls and checkout starts purchases on.'),
+      TEMPORAL_PERSISTENCE: z
+        .enum(['file', 'memory'])
+        .default(profile === 'test' ? 'memory' : 'file')
+        .describe(
+          "Where the dev server keeps history: `file` (a SQLite file, kept across restarts) or `memory` (faster; the tests').",
+        ),
 
-      DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-      POSTGRES_PORT: port.default(ports.postgres),
-      POSTGRES_MAX_CONNECTIONS: positiveInt.max(100).default(10),
+      DATABASE_URL: z
+        .url({ protocol: /^postgres(ql)?$/ })
+        .optional()
+        .describe(
+          'A `postgres://` (or `postgresql://`) URL of a database to use instead of the project-local cluster. Unset: the local cluster on `POSTGRES_PORT`.',
+        ),
+      POSTGRES_PORT: port.default(ports.postgres).describe('Port of the project-local Postgres cluster.'),
+      POSTGRES_MAX_CONNECTIONS: positiveInt
+        .max(100)
+        .default(10)
+        .describe('Postgres connection pool size per process.'),
 
       STRIPE_SECRET_KEY: z
         .string()
         .startsWith('sk_test_', 'must be a Stripe test-mode key (sk_test_…)')
-        .default('sk_test_emulator'),
-      /** Stripe.js's key, needed by the portal page with real Stripe only. */
+        .default('sk_test_emulator')
+        .describe(
+          "`sk_test_emulator` means the project's Stripe emulator; any other `sk_test_…` key means real Stripe test mode. Live keys are refused.",
+        ),
       STRIPE_PUBLISHABLE_KEY: z
         .string()
         .startsWith('pk_test_', 'must be a Stripe test-mode publishable key (pk_test_…)')
-        .optional(),
-      STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_').default('whsec_emulator_local_secret'),
-      STRIPE_EMULATOR_PORT: port.default(ports.stripeEmulator),
-      STRIPE_MOCK_PORT: port.default(ports.stripeMock),
-      /** Stripe API timeout per request; Temporal owns the retries (maxNetworkRetries is 0). */
-      STRIPE_TIMEOUT_MS: positiveInt.max(120_000).default(20_000),
-      /** Where the Stripe emulator POSTs webhooks (comma-separated); default: the portal's webhook route. */
-      STRIPE_EMULATOR_WEBHOOK_URLS: z.string().optional(),
-      /** Where the Stripe emulator keeps its account across restarts; unset = in memory (the stack sets it for the product run). */
-      STRIPE_EMULATOR_STATE_FILE: z.string().min(1).optional(),
-      /** First retry delay of a failed emulator webhook delivery; doubles per attempt. */
-      STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS: positiveInt.max(600_000).default(1_000),
+        .optional()
+        .describe(
+          "Stripe.js's publishable key (`pk_test_…`), needed by the portal page with real Stripe only. Unset: none (the emulator needs none).",
+        ),
+      STRIPE_WEBHOOK_SECRET: z
+        .string()
+        .startsWith('whsec_')
+        .default('whsec_emulator_local_secret')
+        .describe(
+          'Signing secret of the Stripe webhook endpoint; the receiver verifies every event with it.',
+        ),
+      STRIPE_EMULATOR_PORT: port.default(ports.stripeEmulator).describe('Port of the Stripe emulator.'),
+      STRIPE_MOCK_PORT: port
+        .default(ports.stripeMock)
+        .describe("Port of Stripe's stripe-mock (request-shape checks; the test stack only)."),
+      STRIPE_TIMEOUT_MS: positiveInt
+        .max(120_000)
+        .default(20_000)
+        .describe('Timeout of one Stripe API request. Temporal owns the retries (the SDK retries nothing).'),
+      STRIPE_EMULATOR_WEBHOOK_URLS: z
+        .string()
+        .optional()
+        .describe(
+          "Where the Stripe emulator posts its signed webhooks (comma-separated URLs). Unset: the portal's `/v1/stripe/webhooks`.",
+        ),
+      STRIPE_EMULATOR_STATE_FILE: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Where the Stripe emulator keeps its account across restarts. Unset: in memory; but the stack manager sets `.stack/product/stripe-emulator/state.json` for the product run (`TEMPORAL_PERSISTENCE=file`), so purchases keep their Stripe customers and charges across `npm start`s.',
+        ),
+      STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS: positiveInt
+        .max(600_000)
+        .default(1_000)
+        .describe("The emulator's first retry delay of a failed webhook delivery; it doubles per attempt."),
 
-      PORTAL_PORT: port.default(ports.portal),
-      PLATFORM_ADMIN_TOKEN: z.string().min(16).default('platform-admin-token-local-only'),
-      PORTAL_SESSION_SECRET: z.string().min(32).default('portal-session-secret-local-only-change-me'),
-      PORTAL_SESSION_TTL_SECONDS: positiveInt.max(86_400).default(3_600),
+      PORTAL_PORT: port.default(ports.portal).describe('Port of the HTTP API and the portal page.'),
+      PLATFORM_ADMIN_TOKEN: z
+        .string()
+        .min(16)
+        .default('platform-admin-token-local-only')
+        .describe(
+          'Bearer token of the platform operator (`POST /v1/organizations`). Change it outside a laptop.',
+        ),
+      PORTAL_SESSION_SECRET: z
+        .string()
+        .min(32)
+        .default('portal-session-secret-local-only-change-me')
+        .describe('Signs portal session tokens. Change it outside a laptop.'),
+      PORTAL_SESSION_TTL_SECONDS: positiveInt
+        .max(86_400)
+        .default(3_600)
+        .describe('Lifetime of a portal session token.'),
 
-      WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.max(1_000).default(50),
-      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.max(1_000).default(20),
-      WORKER_MAX_CACHED_WORKFLOWS: positiveInt.max(100_000).default(1_000),
-      WORKER_SHUTDOWN_GRACE_MS: positiveInt.max(600_000).default(10_000),
-      /** Prometheus scrape port of the worker's SDK metrics; 0 turns the exporter off. */
-      METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(ports.metrics),
+      WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt
+        .max(1_000)
+        .default(50)
+        .describe("The worker's activity task slots."),
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt
+        .max(1_000)
+        .default(20)
+        .describe("The worker's workflow task slots."),
+      WORKER_MAX_CACHED_WORKFLOWS: positiveInt
+        .max(100_000)
+        .default(1_000)
+        .describe("Size of the worker's sticky workflow cache."),
+      WORKER_SHUTDOWN_GRACE_MS: positiveInt
+        .max(600_000)
+        .default(10_000)
+        .describe('On SIGINT/SIGTERM, how long running activities get to finish before the worker exits.'),
+      METRICS_PORT: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(65_535)
+        .default(ports.metrics)
+        .describe("Port of the worker's Prometheus metrics (SDK metrics); `0` turns the exporter off."),
 
-      /** How often the worker starts workflows for purchases recorded at checkout but never started; 0 = off. */
-      RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
-      /** A `pending` purchase older than this with no workflow is considered orphaned. */
-      RECONCILE_PENDING_AFTER_MS: positiveInt.max(86_400_000).default(60_000),
-      CARD_WAIT_TIMEOUT_MS: positiveInt.default(24 * 60 * 60 * 1000),
-      AUTHENTICATION_WAIT_TIMEOUT_MS: positiveInt.default(60 * 60 * 1000),
-      /** While a purchase waits for a card or 3-D Secure, it re-reads Stripe this often in case its messages were lost. */
-      STRIPE_RECHECK_INTERVAL_MS: positiveInt.min(1_000).default(5 * 60 * 1000),
-      MAX_PURCHASE_QUANTITY: positiveInt.max(1_000).default(10),
-      /** The invariant checker calls a purchase stuck once it is non-terminal this long past both waits. */
-      PURCHASE_SETTLE_GRACE_MS: positiveInt.max(7 * 24 * 60 * 60 * 1000).default(60 * 60 * 1000),
+      RECONCILE_INTERVAL_MS: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(3_600_000)
+        .default(60_000)
+        .describe(
+          'How often the worker starts the workflows of purchases recorded at checkout but never started; `0` turns the sweep off.',
+        ),
+      RECONCILE_PENDING_AFTER_MS: positiveInt
+        .max(86_400_000)
+        .default(60_000)
+        .describe('How old a `pending` purchase without a workflow must be before the sweep starts it.'),
+      CARD_WAIT_TIMEOUT_MS: positiveInt
+        .default(24 * 60 * 60 * 1000)
+        .describe('How long a purchase waits for the customer to add a card before it expires.'),
+      AUTHENTICATION_WAIT_TIMEOUT_MS: positiveInt
+        .default(60 * 60 * 1000)
+        .describe('How long a purchase waits for 3-D Secure before it expires.'),
+      STRIPE_RECHECK_INTERVAL_MS: positiveInt
+        .min(1_000)
+        .default(5 * 60 * 1000)
+        .describe(
+          `While a purchase waits for a card or for 3-D Secure, how often it re-reads Stripe in case the webhook and the portal's message were both lost. Refused when it would re-read more than ${MAX_RECHECKS_PER_WAIT} times in either wait (history size).`,
+        ),
+      MAX_PURCHASE_QUANTITY: positiveInt
+        .max(1_000)
+        .default(10)
+        .describe('The largest quantity one checkout may buy.'),
+      PURCHASE_SETTLE_GRACE_MS: positiveInt
+        .max(7 * 24 * 60 * 60 * 1000)
+        .default(60 * 60 * 1000)
+        .describe(
+          'The invariant checker reports a purchase stuck when it is still not settled this long after both waits (`CARD_WAIT_TIMEOUT_MS` + `AUTHENTICATION_WAIT_TIMEOUT_MS` after checkout).',
+        ),
     })
     .superRefine((env, ctx) => {
       // Each re-read adds about a dozen events to a purchase's history; keep a wait's re-reads far below
@@ -190,4 +314,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter((u) => u !== ''),
     metricsUrl: e.METRICS_PORT === 0 ? null : `http://${host}:${e.METRICS_PORT}/metrics`,
   };
+}
+
+/** One variable of the configuration, as docs/configuration.md lists it (`npm run docs:generate`). */
+export interface ConfigReferenceRow {
+  variable: string;
+  /** The default of the product profile; undefined when the variable is unset by default. */
+  productDefault: string | number | undefined;
+  /** The default of the test profile; undefined when the variable is unset by default. */
+  testDefault: string | number | undefined;
+  description: string;
+  /** The field's JSON Schema (type, bounds, enum, pattern), for the accepted values. */
+  jsonSchema: Record<string, unknown>;
+}
+
+/** Every variable of the schema, in the schema's order, with its defaults per profile and its description. */
+export function configReference(): ConfigReferenceRow[] {
+  const [product, test] = profiles.map(
+    (profile) =>
+      z.toJSONSchema(schemaFor(profile), { io: 'input', unrepresentable: 'any' }).properties as Record<
+        string,
+        Record<string, unknown>
+      >,
+  );
+  return Object.entries(product!).map(([variable, jsonSchema]) => ({
+    variable,
+    productDefault: jsonSchema.default as string | number | undefined,
+    testDefault: test![variable]?.default as string | number | undefined,
+    description: (jsonSchema.description as string | undefined) ?? '',
+    jsonSchema,
+  }));
 }
