@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
-import { purchaseTimeouts } from '../src/starter';
+import { purchaseTimeouts } from '../src/purchases';
 import {
   cancelPurchaseUpdate,
   type PurchaseState,

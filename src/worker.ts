@@ -3,10 +3,10 @@ import { createActivities } from './activities';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
 import { type AppLogger, createLogger, temporalLogger } from './logger';
+import { startOrphanedPurchases } from './purchases';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { createWorker } from './temporal/create-worker';
-import { startOrphanedPurchases } from './temporal/reconcile';
 
 /**
  * Runs the purchase worker until SIGINT/SIGTERM. The SDK's Runtime owns those signals: it stops
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 
 /**
  * Every RECONCILE_INTERVAL_MS, starts the workflows of purchases recorded at checkout but never started
- * (see src/temporal/reconcile.ts). Returns a function that stops the loop and closes its client.
+ * (see src/purchases/sweep.ts). Returns a function that stops the loop and closes its client.
  */
 async function sweepOrphanedPurchases(
   config: Config,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import type { Config } from '../../src/config';
-import { customSearchAttributes } from '../../src/temporal/search-attributes';
+import { customSearchAttributes } from '../../src/workflows/purchase/search-attributes';
 import { managedProcess } from './managed-process';
 import { componentDir } from './paths';
 import { ensureTemporalCli } from './tools';

@@ -28,3 +28,9 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Each concern's activities alone: the workflow's proxies are typed by group, so a database proxy cannot call a charge. */
+export type DatabaseActivities = ReturnType<typeof createEligibilityActivities> &
+  ReturnType<typeof createLedgerActivities>;
+export type PaymentActivities = ReturnType<typeof createPaymentActivities>;
+export type DiagnosticsActivities = ReturnType<typeof createDiagnosticsActivities>;

@@ -1,14 +1,11 @@
 import { log } from '@temporalio/activity';
 import type Stripe from 'stripe';
 import type { Sql } from '../db/client';
+import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
+import { defaultPaymentMethodOf } from '../stripe/customers';
+import { isUnexpectedState } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
-import {
-  classifyStripeError,
-  compensating,
-  isUnexpectedState,
-  stillProcessing,
-  stripeCall,
-} from './stripe-errors';
+import { compensating, stillProcessing, stripeCall, toActivityFailure } from './stripe-call';
 
 /**
  * Stripe I/O of a purchase. Every call that creates or changes something carries an idempotency key
@@ -46,25 +43,29 @@ export interface ChargeRequest {
 
 export type PaymentIntentStatus = Stripe.PaymentIntent.Status;
 
-function defaultPaymentMethodOf(customer: Stripe.Customer | Stripe.DeletedCustomer): string | null {
-  if (customer.deleted) return null;
-  const pm = customer.invoice_settings?.default_payment_method;
-  if (!pm) return null;
-  return typeof pm === 'string' ? pm : pm.id;
-}
+/** Stripe's largest page of a list call. */
+const STRIPE_PAGE_SIZE = 100;
+/**
+ * How many pages of a customer's PaymentIntents a refund searches for its purchase's charge when the
+ * charge's answer was never received (newest first: 10 × 100 = the latest 1 000).
+ */
+const PAYMENT_INTENT_SEARCH_PAGES = 10;
+/** A processing PaymentIntent is re-read every PROCESSING_POLL_INTERVAL_MS, up to PROCESSING_POLL_ATTEMPTS times (1 minute). */
+const PROCESSING_POLL_INTERVAL_MS = 2_000;
+const PROCESSING_POLL_ATTEMPTS = 30;
 
 export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Stripe }) {
   /** The PaymentIntent a purchase's charge key created, found by the metadata it carries. */
   async function findPaymentIntentOfPurchase(stripeCustomerId: string, purchaseId: string) {
-    // Newest first, up to 1 000 of the customer's PaymentIntents: a purchase's own is among the latest.
+    // Newest first, a bounded number of pages: a purchase's own PaymentIntent is among the latest.
     let startingAfter: string | undefined;
-    for (let page = 0; page < 10; page += 1) {
+    for (let page = 0; page < PAYMENT_INTENT_SEARCH_PAGES; page += 1) {
       const list = await stripeCall(
         'list PaymentIntents',
         () =>
           stripe.paymentIntents.list({
             customer: stripeCustomerId,
-            limit: 100,
+            limit: STRIPE_PAGE_SIZE,
             ...(startingAfter ? { starting_after: startingAfter } : {}),
           }),
         compensating,
@@ -79,8 +80,8 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
 
   /** Polls a processing PaymentIntent (heartbeating) for up to a minute; retryable if still unsettled. */
   async function waitWhileProcessing(paymentIntentId: string): Promise<Stripe.PaymentIntent> {
-    for (let i = 0; i < 30; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    for (let i = 0; i < PROCESSING_POLL_ATTEMPTS; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, PROCESSING_POLL_INTERVAL_MS));
       const current = await stripeCall('retrieve PaymentIntent', () =>
         stripe.paymentIntents.retrieve(paymentIntentId),
       );
@@ -132,10 +133,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
     } catch (error) {
       // Stripe will not take this card: forget it, so the next purchase asks for a card instead of
       // failing on it again.
-      await sql`
-        update customers set default_payment_method_id = null, updated_at = now()
-         where organization_id = ${ids.organizationId} and id = ${ids.customerId}
-           and default_payment_method_id = ${recorded}`;
+      await recordDefaultCard(sql, ids, null, { forgetting: recorded });
       throw error;
     }
     await stripeCall('set default payment method', () =>
@@ -159,17 +157,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       organizationId: string;
       customerId: string;
     }): Promise<PaymentParties> {
-      const [row] = await sql<
-        {
-          email: string;
-          name: string;
-          stripeCustomerId: string | null;
-          defaultPaymentMethodId: string | null;
-        }[]
-      >`
-        select email, name, stripe_customer_id as "stripeCustomerId",
-               default_payment_method_id as "defaultPaymentMethodId"
-          from customers where organization_id = ${input.organizationId} and id = ${input.customerId}`;
+      const row = await getCustomerPaymentProfile(sql, input);
       if (!row) throw nonRetryable(FailureType.PurchaseNotFound, `customer ${input.customerId} not found`);
 
       let stripeCustomerId = row.stripeCustomerId;
@@ -185,11 +173,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           ),
         );
         // First writer wins; a concurrent purchase got the same Stripe customer from the same key.
-        const [linked] = await sql<{ stripeCustomerId: string }[]>`
-          update customers set stripe_customer_id = coalesce(stripe_customer_id, ${created.id}), updated_at = now()
-           where organization_id = ${input.organizationId} and id = ${input.customerId}
-          returning stripe_customer_id as "stripeCustomerId"`;
-        stripeCustomerId = linked?.stripeCustomerId ?? created.id;
+        stripeCustomerId = (await linkStripeCustomer(sql, input, created.id)) ?? created.id;
       }
 
       const customer = await stripeCall('retrieve Stripe customer', () =>
@@ -267,9 +251,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           { idempotencyKey: idempotencyKeys.defaultPaymentMethod(input.purchaseId) },
         ),
       );
-      await sql`
-        update customers set default_payment_method_id = ${paymentMethodId}, updated_at = now()
-         where organization_id = ${input.organizationId} and id = ${input.customerId}`;
+      await recordDefaultCard(sql, input, paymentMethodId);
       log.info('card added', { purchaseId: input.purchaseId, setupIntentId: input.setupIntentId });
       return { paymentMethodId };
     },
@@ -301,7 +283,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       } catch (error) {
         // It changed state under us (succeeded at the last moment): report what it is now.
         if (isUnexpectedState(error)) return { status: (await read()).status };
-        throw classifyStripeError(error, 'cancel SetupIntent', compensating);
+        throw toActivityFailure(error, 'cancel SetupIntent', compensating);
       }
     },
 
@@ -386,7 +368,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
           if (now.status === 'processing') throw stillProcessing(`PaymentIntent ${now.id}`);
           return { status: now.status };
         }
-        throw classifyStripeError(error, 'cancel PaymentIntent', compensating);
+        throw toActivityFailure(error, 'cancel PaymentIntent', compensating);
       }
     },
 
@@ -420,7 +402,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       // What already stands (this key's earlier attempt, or an operator's refund) counts.
       const existing = await stripeCall(
         'list refunds',
-        () => stripe.refunds.list({ payment_intent: paymentIntent.id, limit: 100 }),
+        () => stripe.refunds.list({ payment_intent: paymentIntent.id, limit: STRIPE_PAGE_SIZE }),
         compensating,
       );
       const standing = existing.data.filter((r) => r.status !== 'failed' && r.status !== 'canceled');

@@ -1,20 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import Stripe from 'stripe';
+import { classifyStripeError } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
 
-/** Upper bound on a server-requested wait, so a wild Retry-After cannot park a purchase for hours. */
-const MAX_RETRY_AFTER_MS = 60_000;
-
-function retryAfterMs(error: Stripe.errors.StripeError): number | undefined {
-  const header = error.headers?.['retry-after'];
-  const seconds = header === undefined ? Number.NaN : Number(header);
-  if (!Number.isFinite(seconds) || seconds < 0) return undefined;
-  return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
-}
-
 /**
- * Turns a Stripe SDK error into what Temporal should do with it:
+ * Turns a Stripe SDK error into what Temporal should do with it (the error's reading is
+ * src/stripe/errors.ts, shared with the HTTP routes):
  * - card errors (declines, authentication_required) are outcomes: non-retryable, typed;
  * - requests Stripe refuses as such (400/401/403/404, idempotency mismatch) are non-retryable: retrying
  *   the same request cannot succeed;
@@ -34,17 +25,14 @@ export interface StripeCallOptions {
 /** The options compensation activities pass to every Stripe call. */
 export const compensating: StripeCallOptions = { rejectionsRetryable: true };
 
-export function classifyStripeError(
-  error: unknown,
-  operation: string,
-  options: StripeCallOptions = {},
-): Error {
-  if (!(error instanceof Stripe.errors.StripeError))
-    return error instanceof Error ? error : new Error(String(error));
-  const what = `${operation}: ${error.message}`;
-  if (error instanceof Stripe.errors.StripeCardError) {
-    if (error.code === 'authentication_required') {
-      const paymentIntent = error.payment_intent;
+export function toActivityFailure(error: unknown, operation: string, options: StripeCallOptions = {}): Error {
+  const classified = classifyStripeError(error);
+  if (!classified) return error instanceof Error ? error : new Error(String(error));
+  const stripeError = classified.error;
+  const what = `${operation}: ${stripeError.message}`;
+  switch (classified.kind) {
+    case 'authentication_required': {
+      const paymentIntent = stripeError.payment_intent;
       if (!paymentIntent?.id || !paymentIntent.client_secret) {
         return nonRetryable(FailureType.PaymentRequestRejected, `${what} (no PaymentIntent in the error)`);
       }
@@ -53,33 +41,30 @@ export function classifyStripeError(
         clientSecret: paymentIntent.client_secret,
       });
     }
-    return nonRetryable(FailureType.CardDeclined, what, {
-      code: error.code ?? 'card_declined',
-      declineCode: error.decline_code ?? null,
-      message: error.message,
-      paymentIntentId: error.payment_intent?.id ?? null,
-    });
+    case 'card_declined':
+      return nonRetryable(FailureType.CardDeclined, what, {
+        code: stripeError.code ?? 'card_declined',
+        declineCode: stripeError.decline_code ?? null,
+        message: stripeError.message,
+        paymentIntentId: stripeError.payment_intent?.id ?? null,
+      });
+    case 'rate_limited':
+      return ApplicationFailure.create({
+        type: 'StripeRateLimited',
+        message: what,
+        nextRetryDelay: classified.retryAfterMs,
+      });
+    case 'unavailable':
+      return ApplicationFailure.create({ type: 'StripeUnavailable', message: what });
+    case 'not_found':
+    case 'invalid_request':
+    case 'rejected': {
+      const detail = `${what} (HTTP ${stripeError.statusCode ?? 0}, ${stripeError.code ?? stripeError.type})`;
+      if (options.rejectionsRetryable)
+        return ApplicationFailure.create({ type: 'StripeRequestRejected', message: detail });
+      return nonRetryable(FailureType.PaymentRequestRejected, detail);
+    }
   }
-  if (error instanceof Stripe.errors.StripeRateLimitError) {
-    return ApplicationFailure.create({
-      type: 'StripeRateLimited',
-      message: what,
-      nextRetryDelay: retryAfterMs(error),
-    });
-  }
-  const status = error.statusCode ?? 0;
-  if (
-    error instanceof Stripe.errors.StripeConnectionError ||
-    error instanceof Stripe.errors.StripeAPIError ||
-    status === 409 ||
-    status >= 500
-  ) {
-    return ApplicationFailure.create({ type: 'StripeUnavailable', message: what });
-  }
-  const detail = `${what} (HTTP ${status}, ${error.code ?? error.type})`;
-  if (options.rejectionsRetryable)
-    return ApplicationFailure.create({ type: 'StripeRequestRejected', message: detail });
-  return nonRetryable(FailureType.PaymentRequestRejected, detail);
 }
 
 /** How often a Stripe activity tells Temporal it is alive while a request is pending. */
@@ -103,7 +88,7 @@ export async function stripeCall<T>(
   try {
     return await call();
   } catch (error) {
-    throw classifyStripeError(error, operation, options);
+    throw toActivityFailure(error, operation, options);
   } finally {
     clearInterval(timer);
   }
@@ -115,14 +100,6 @@ function activityContext(): Context | undefined {
   } catch {
     return undefined; // called outside an activity (scripts, tests of the classifier)
   }
-}
-
-/** Stripe's answer when an object changed state under a request (canceling what just succeeded). */
-export function isUnexpectedState(error: unknown): boolean {
-  return (
-    error instanceof Stripe.errors.StripeInvalidRequestError &&
-    (error.code === 'payment_intent_unexpected_state' || error.code === 'setup_intent_unexpected_state')
-  );
 }
 
 /** A PaymentIntent or SetupIntent still processing: retried (with backoff) until Stripe settles it. */

@@ -49,8 +49,10 @@ export interface Plan {
   createdAt: string;
 }
 
+/** Every column of `plans`. */
 interface PlanRow {
   id: string;
+  organization_id: string;
   name: string;
   consumption_model: ConsumptionModel;
   is_free: boolean;
@@ -115,14 +117,17 @@ export interface Customer {
   updatedAt: string;
 }
 
+/** Every column of `customers`. */
 interface CustomerRow {
   id: string;
+  organization_id: string;
   email: string;
   name: string;
   stripe_customer_id: string | null;
   default_payment_method_id: string | null;
   created_at: Date;
   updated_at: Date;
+  deleted_at: Date | null;
 }
 
 const toCustomer = (r: CustomerRow): Customer => ({
@@ -187,8 +192,10 @@ export interface Subscription {
   updatedAt: string;
 }
 
+/** Every column of `subscriptions`. */
 interface SubscriptionRow {
   id: string;
+  organization_id: string;
   customer_id: string;
   plan_id: string;
   status: SubscriptionStatus;
@@ -274,4 +281,15 @@ export async function updateSubscription(
     if (isUniqueViolation(error, 'subscriptions_one_live_per_customer')) throw liveConflict();
     throw error;
   }
+}
+
+/** Whether the customer exists and is not deleted (a deleted customer ends every portal session at once). */
+export async function isLiveCustomer(
+  sql: Sql,
+  ids: { organizationId: string; customerId: string },
+): Promise<boolean> {
+  const [live] = await sql`
+    select 1 from customers
+     where organization_id = ${ids.organizationId} and id = ${ids.customerId} and deleted_at is null`;
+  return live !== undefined;
 }

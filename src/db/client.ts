@@ -2,6 +2,9 @@ import postgres from 'postgres';
 
 export type Sql = postgres.Sql;
 
+/** The pool or a transaction of it: queries that run either way take a `Query`. */
+export type Query = Sql | postgres.TransactionSql;
+
 export interface SqlOptions {
   maxConnections?: number;
   /** Name shown in pg_stat_activity, so an operator can tell the worker from the portal. */

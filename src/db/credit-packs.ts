@@ -207,3 +207,14 @@ export async function archiveCreditPack(sql: Sql, organizationId: string, id: st
     where organization_id = ${organizationId} and id = ${id} and archived_at is null`;
   return getCreditPack(sql, organizationId, id);
 }
+
+/** What a checkout snapshots of a pack (per unit): only a pack that is not archived can be bought. */
+export async function getCreditPackSnapshot(
+  sql: Sql,
+  ids: { organizationId: string; creditPackId: string },
+): Promise<{ credits: number; priceCents: number } | null> {
+  const [pack] = await sql<{ credits: number; priceCents: number }[]>`
+    select credits, price_cents as "priceCents" from credit_packs
+     where organization_id = ${ids.organizationId} and id = ${ids.creditPackId} and archived_at is null`;
+  return pack ?? null;
+}

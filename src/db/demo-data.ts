@@ -1,5 +1,5 @@
+import { issuePortalToken, portalLink } from '../auth/portal-tokens';
 import type { Config } from '../config';
-import { issuePortalToken, portalLink } from '../portal/auth';
 import type { Sql } from './client';
 import { apiKeyHint, sha256Hex } from './ids';
 

@@ -62,7 +62,7 @@ export async function loadCustomerContext(
            pl.id as plan_id, pl.consumption_model, pl.is_free
       from customers c
       left join lateral (
-        select * from subscriptions s
+        select s.id, s.organization_id, s.plan_id, s.status from subscriptions s
          where s.organization_id = c.organization_id and s.customer_id = c.id
          order by (s.status in ('trialing', 'active', 'past_due')) desc, s.created_at desc, s.id desc
          limit 1

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Id prefixes of the product (DESIGN §8). */
 export const idPrefixes = {
@@ -43,10 +43,4 @@ export function sha256Hex(value: string): string {
 
 export function apiKeyHint(apiKey: string): string {
   return `${apiKey.slice(0, API_KEY_PREFIX.length + 4)}…`;
-}
-
-export function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a, 'utf8');
-  const bb = Buffer.from(b, 'utf8');
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
 }

@@ -1,4 +1,93 @@
 import type postgres from 'postgres';
+import { assertTransition, type PurchaseStatus } from '../domain/purchase-states';
+import type { Sql } from './client';
+
+/**
+ * The credit ledger (migration 00004): immutable entries in two buckets (plan credits reset each
+ * period, purchased credits never expire), and the balance view that sums them. A purchase's grant
+ * and its reversal are written here, each with the purchase's status change in one transaction.
+ */
+
+export interface Balance {
+  planCredits: number;
+  purchasedCredits: number;
+  total: number;
+}
+
+/** The customer's balance: a view over the immutable ledger, so it always equals the ledger's sum. */
+export async function getBalance(
+  sql: Sql,
+  ids: { organizationId: string; customerId: string },
+): Promise<Balance> {
+  const [row] = await sql<{ plan_credits: number; purchased_credits: number; total_credits: number }[]>`
+    select plan_credits, purchased_credits, total_credits from credit_balances
+     where organization_id = ${ids.organizationId} and customer_id = ${ids.customerId}`;
+  if (!row) return { planCredits: 0, purchasedCredits: 0, total: 0 };
+  return {
+    planCredits: Number(row.plan_credits),
+    purchasedCredits: Number(row.purchased_credits),
+    total: Number(row.total_credits),
+  };
+}
+
+/** Why a grant cannot be written; the caller refunds the charge. */
+export class GrantRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GrantRefusedError';
+  }
+}
+
+/**
+ * Grants a purchase's credits and completes it (crediting → completed), in one transaction. A replay
+ * finds the grant already there (a unique index on the purchase's grant) and changes nothing:
+ * `replayed: true`. A purchase not found, a customer deleted meanwhile, or a purchase not crediting
+ * cannot be credited: GrantRefusedError.
+ */
+export function grantPurchaseCredits(
+  sql: Sql,
+  purchaseId: string,
+): Promise<{ ledgerEntryId: number; replayed: boolean }> {
+  return sql.begin(async (tx) => {
+    const [purchase] = await tx<
+      {
+        organizationId: string;
+        customerId: string;
+        credits: number;
+        status: PurchaseStatus;
+        deletedAt: Date | null;
+      }[]
+    >`
+      select p.organization_id as "organizationId", p.customer_id as "customerId", p.credits, p.status,
+             c.deleted_at as "deletedAt"
+        from purchases p
+        join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
+       where p.id = ${purchaseId}
+         for update of p, c`;
+    if (!purchase) throw new GrantRefusedError(`purchase ${purchaseId} not found`);
+
+    const [existing] = await tx<{ id: number }[]>`
+      select id from credit_ledger where purchase_id = ${purchaseId} and kind = 'purchase_grant'`;
+    if (existing) return { ledgerEntryId: Number(existing.id), replayed: true };
+
+    if (purchase.deletedAt) throw new GrantRefusedError(`customer ${purchase.customerId} was deleted`);
+    if (purchase.status !== 'crediting') {
+      throw new GrantRefusedError(`purchase ${purchaseId} is ${purchase.status}, not crediting`);
+    }
+    assertTransition(purchaseId, purchase.status, 'completed');
+    const [entry] = await tx<{ id: number }[]>`
+      insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description)
+      values (${purchase.organizationId}, ${purchase.customerId}, 'purchased', 'purchase_grant',
+              ${purchase.credits}, ${purchaseId}, ${`Credit pack purchase ${purchaseId}`})
+      returning id`;
+    await tx`
+      update purchases set status = 'completed', next_action = null, failure_code = null,
+             failure_message = null, failure_decline_code = null
+       where id = ${purchaseId}`;
+    if (!entry) throw new Error('insert into credit_ledger returned no row');
+    return { ledgerEntryId: Number(entry.id), replayed: false };
+  });
+}
 
 /**
  * Takes back a completed purchase's credits because its charge was refunded after completion: the
@@ -13,6 +102,7 @@ export async function reverseRefundedPurchase(
   const [purchase] = await tx<{ id: string }[]>`
     select id from purchases where id = ${purchaseId} and status = 'completed' for update`;
   if (!purchase) return false;
+  assertTransition(purchaseId, 'completed', 'refunded');
   await tx`
     insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description)
     select organization_id, customer_id, 'purchased', 'reversal', -credits, id,

@@ -1,9 +1,45 @@
 import { AppError } from '../domain/errors';
 import type { NextAction, PurchaseStatus } from '../domain/purchase-states';
-import type { Sql } from './client';
+import type { Query, Sql } from './client';
 
-/** Read side of purchases and balances (the checkout and the workflow write them; later issues). */
+/**
+ * The `purchases` table (migrations 00003, 00005, 00007): the business record of one credit-pack
+ * purchase. Reads, the checkout's insert, and the answers' shapes. Status changes are in
+ * purchase-status.ts; the credit grant and reversal in ledger.ts.
+ */
 
+/** Every column of `purchases`, as postgres.js returns it. */
+export interface PurchaseRow {
+  id: string;
+  organization_id: string;
+  customer_id: string;
+  credit_pack_id: string;
+  quantity: number;
+  unit_credits: number;
+  unit_price_cents: number;
+  /** totals: quantity × the pack's snapshot at checkout */
+  credits: number;
+  price_cents: number;
+  currency: 'usd';
+  status: PurchaseStatus;
+  next_action: NextAction | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  failure_decline_code: string | null;
+  stripe_setup_intent_id: string | null;
+  stripe_payment_intent_id: string | null;
+  stripe_refund_id: string | null;
+  /** the checkout's Idempotency-Key, and the sha256 of the body it first came with */
+  idempotency_key: string;
+  request_hash: string;
+  workflow_id: string | null;
+  /** the workflow run that claimed the purchase (00007_purchase_claim); null until claimed */
+  workflow_run_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A purchase as the portal shows it (docs/api.md). */
 export interface Purchase {
   id: string;
   status: PurchaseStatus;
@@ -20,23 +56,6 @@ export interface Purchase {
 
 export interface AdminPurchase extends Purchase {
   customerId: string;
-}
-
-export interface PurchaseRow {
-  id: string;
-  organization_id: string;
-  customer_id: string;
-  credit_pack_id: string;
-  quantity: number;
-  credits: number;
-  price_cents: number;
-  currency: 'usd';
-  status: PurchaseStatus;
-  next_action: NextAction | null;
-  failure_code: string | null;
-  failure_message: string | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export const toPurchase = (r: PurchaseRow): Purchase => ({
@@ -58,6 +77,9 @@ export const toAdminPurchase = (r: PurchaseRow): AdminPurchase => ({
   customerId: r.customer_id,
 });
 
+/** The most purchases one list answers. */
+export const PURCHASE_LIST_DEFAULT_LIMIT = 100;
+
 export async function listPurchases(
   sql: Sql,
   organizationId: string,
@@ -73,7 +95,7 @@ export async function listPurchases(
        ${filter.customerId ? sql`and customer_id = ${filter.customerId}` : sql``}
        ${filter.status ? sql`and status = ${filter.status}` : sql``}
      order by created_at desc, id desc
-     limit ${filter.limit ?? 100}`;
+     limit ${filter.limit ?? PURCHASE_LIST_DEFAULT_LIMIT}`;
 }
 
 /** One purchase of one customer; another customer's (or organization's) purchase is not found. */
@@ -89,26 +111,109 @@ export async function getCustomerPurchase(
   return row;
 }
 
-export interface Balance {
-  planCredits: number;
-  purchasedCredits: number;
-  total: number;
+/** A purchase by id alone, in any organization (operators' command line, the webhook receiver). */
+export async function findPurchase(sql: Query, purchaseId: string): Promise<PurchaseRow | null> {
+  const [row] = await sql<PurchaseRow[]>`select * from purchases where id = ${purchaseId}`;
+  return row ?? null;
 }
 
-/** The customer's balance: a view over the immutable ledger, so it always equals the ledger's sum. */
-export async function getBalance(
+/** The purchase a customer's checkout Idempotency-Key made, if any (the key is unique per customer). */
+export async function findPurchaseByIdempotencyKey(
   sql: Sql,
-  ids: { organizationId: string; customerId: string },
-): Promise<Balance> {
-  const [row] = await sql<
-    { plan_credits: bigint | number; purchased_credits: bigint | number; total_credits: bigint | number }[]
-  >`
-    select plan_credits, purchased_credits, total_credits from credit_balances
-     where organization_id = ${ids.organizationId} and customer_id = ${ids.customerId}`;
-  if (!row) return { planCredits: 0, purchasedCredits: 0, total: 0 };
-  return {
-    planCredits: Number(row.plan_credits),
-    purchasedCredits: Number(row.purchased_credits),
-    total: Number(row.total_credits),
-  };
+  key: { organizationId: string; customerId: string; idempotencyKey: string },
+): Promise<PurchaseRow | null> {
+  const [row] = await sql<PurchaseRow[]>`
+    select * from purchases
+     where organization_id = ${key.organizationId} and customer_id = ${key.customerId}
+       and idempotency_key = ${key.idempotencyKey}`;
+  return row ?? null;
+}
+
+/** The purchase that holds a Stripe SetupIntent or PaymentIntent (unique per purchase). */
+export async function findPurchaseByStripeObject(
+  sql: Query,
+  object: { kind: 'setup_intent' | 'payment_intent'; id: string },
+  scope: { organizationId: string; customerId: string } | null = null,
+): Promise<PurchaseRow | null> {
+  const column = object.kind === 'setup_intent' ? 'stripe_setup_intent_id' : 'stripe_payment_intent_id';
+  const [row] = await sql<PurchaseRow[]>`
+    select * from purchases
+     where ${sql(column)} = ${object.id}
+       ${scope ? sql`and organization_id = ${scope.organizationId} and customer_id = ${scope.customerId}` : sql``}`;
+  return row ?? null;
+}
+
+export interface NewPurchase {
+  id: string;
+  organizationId: string;
+  customerId: string;
+  creditPackId: string;
+  quantity: number;
+  unitCredits: number;
+  unitPriceCents: number;
+  idempotencyKey: string;
+  requestHash: string;
+  workflowId: string;
+}
+
+/**
+ * Records a checkout (status `pending`, totals = quantity × the pack's snapshot). Returns null when a
+ * purchase already holds the customer's idempotency key: of two identical checkouts racing, one
+ * inserts and the other reads the winner.
+ */
+export async function insertPurchase(sql: Sql, purchase: NewPurchase): Promise<PurchaseRow | null> {
+  const [inserted] = await sql<PurchaseRow[]>`
+    insert into purchases (
+      id, organization_id, customer_id, credit_pack_id, quantity, unit_credits, unit_price_cents,
+      credits, price_cents, currency, status, idempotency_key, request_hash, workflow_id)
+    values (
+      ${purchase.id}, ${purchase.organizationId}, ${purchase.customerId}, ${purchase.creditPackId},
+      ${purchase.quantity}, ${purchase.unitCredits}, ${purchase.unitPriceCents},
+      ${purchase.unitCredits * purchase.quantity}, ${purchase.unitPriceCents * purchase.quantity}, 'usd',
+      'pending', ${purchase.idempotencyKey}, ${purchase.requestHash}, ${purchase.workflowId})
+    on conflict (organization_id, customer_id, idempotency_key) do nothing
+    returning *`;
+  return inserted ?? null;
+}
+
+/**
+ * Purchases recorded at checkout and still `pending`, older than `olderThanMs`: the candidates of the
+ * sweep that starts forgotten workflows (it skips those whose workflow exists). Oldest first, bounded.
+ */
+export async function listUnstartedPurchases(
+  sql: Sql,
+  { olderThanMs, organizationId, limit }: { olderThanMs: number; organizationId?: string; limit: number },
+): Promise<PurchaseRow[]> {
+  return sql<PurchaseRow[]>`
+    select * from purchases
+     where status = 'pending'
+       and created_at < now() - ${`${olderThanMs} milliseconds`}::interval
+       ${organizationId ? sql`and organization_id = ${organizationId}` : sql``}
+     order by created_at
+     limit ${limit}`;
+}
+
+/** What the eligibility activity needs of a purchase: its ids, its snapshot, its customer's deletion. */
+export interface PurchaseForEligibility {
+  organizationId: string;
+  customerId: string;
+  creditPackId: string;
+  credits: number;
+  priceCents: number;
+  currency: 'usd';
+  customerDeletedAt: Date | null;
+}
+
+export async function getPurchaseForEligibility(
+  sql: Sql,
+  purchaseId: string,
+): Promise<PurchaseForEligibility | null> {
+  const [purchase] = await sql<PurchaseForEligibility[]>`
+    select p.organization_id as "organizationId", p.customer_id as "customerId",
+           p.credit_pack_id as "creditPackId", p.credits, p.price_cents as "priceCents", p.currency,
+           c.deleted_at as "customerDeletedAt"
+      from purchases p
+      join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
+     where p.id = ${purchaseId}`;
+  return purchase ?? null;
 }

@@ -1,9 +1,5 @@
-import type postgres from 'postgres';
-import type { Sql } from './client';
-import type { PurchaseRow } from './purchases';
-
-/** The pool or a transaction of it. */
-export type Query = Sql | postgres.TransactionSql;
+import type { Query, Sql } from './client';
+import { findPurchase, findPurchaseByStripeObject, type PurchaseRow } from './purchases';
 
 /**
  * The webhook receiver's record of Stripe events (migration 00006): one row per event id, written
@@ -68,14 +64,10 @@ export async function findPurchaseForStripeObject(
 ): Promise<PurchaseRow | null> {
   const purchaseId = object.metadata?.purchase_id;
   if (purchaseId) {
-    const [row] = await sql<PurchaseRow[]>`select * from purchases where id = ${purchaseId}`;
+    const row = await findPurchase(sql, purchaseId);
     const organizationId = object.metadata?.organization_id;
     if (row && (!organizationId || organizationId === row.organization_id)) return row;
   }
   if (!object.id) return null;
-  const [row] =
-    object.kind === 'setup_intent'
-      ? await sql<PurchaseRow[]>`select * from purchases where stripe_setup_intent_id = ${object.id}`
-      : await sql<PurchaseRow[]>`select * from purchases where stripe_payment_intent_id = ${object.id}`;
-  return row ?? null;
+  return findPurchaseByStripeObject(sql, { kind: object.kind, id: object.id });
 }

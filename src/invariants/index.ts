@@ -1,6 +1,12 @@
-import type postgres from 'postgres';
 import type Stripe from 'stripe';
-import type { Sql as PoolSql } from '../db/client';
+import type { Query } from '../db/client';
+import { databaseNow } from '../db/health';
+import {
+  type PurchaseLedgerFacts as PurchaseFacts,
+  purchasesUpdatedAt,
+  readCustomerTotals,
+  readPurchaseLedgerFacts,
+} from '../db/invariant-queries';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchase-states';
 
 /**
@@ -88,25 +94,7 @@ export interface InvariantOptions {
 }
 
 /** A pool or a transaction: the checker reads only, so it can judge uncommitted state too (tests). */
-type Sql = PoolSql | postgres.TransactionSql;
-
-interface PurchaseFacts {
-  id: string;
-  organizationId: string;
-  customerId: string;
-  status: PurchaseStatus;
-  credits: number;
-  priceCents: number;
-  currency: string;
-  stripePaymentIntentId: string | null;
-  stripeCustomerId: string | null;
-  updatedAt: Date;
-  ageMs: number;
-  grants: number;
-  grantedCredits: number;
-  reversedCredits: number;
-  partialRefundReview: boolean;
-}
+type Sql = Query;
 
 const UNSETTLED_TERMINAL: PurchaseStatus[] = ['ineligible', 'expired', 'failed', 'canceled'];
 
@@ -118,17 +106,16 @@ export async function checkInvariants(
   const violations: InvariantViolation[] = [];
   const reviews: InvariantReview[] = [];
   // The database's clock: purchase ages compare like with like.
-  const [clock] = await deps.sql<{ checkedAt: Date }[]>`select now() as "checkedAt"`;
-  const checkedAt = clock?.checkedAt ?? new Date();
+  const checkedAt = await databaseNow(deps.sql);
 
-  const purchases = await readPurchases(deps.sql, options, checkedAt);
+  const purchases = await readPurchaseLedgerFacts(deps.sql, options, checkedAt);
   for (const purchase of purchases) {
     violations.push(...ledgerViolations(purchase, options.purchaseDeadlineMs));
     if (purchase.partialRefundReview && purchase.status === 'completed') {
       reviews.push({ purchaseId: purchase.id, reason: 'partially refunded after completion' });
     }
   }
-  const customers = await readCustomerTotals(deps.sql, options);
+  const customers = await customerViolations(deps.sql, options);
   violations.push(...customers.violations);
 
   const stripeCustomersSkipped: string[] = [];
@@ -150,35 +137,6 @@ export async function checkInvariants(
 }
 
 // ── Postgres side ────────────────────────────────────────────────────────────────────────────────────
-
-async function readPurchases(sql: Sql, options: InvariantOptions, now: Date): Promise<PurchaseFacts[]> {
-  return await sql<PurchaseFacts[]>`
-    select p.id, p.organization_id as "organizationId", p.customer_id as "customerId", p.status,
-           p.credits, p.price_cents as "priceCents", p.currency,
-           p.stripe_payment_intent_id as "stripePaymentIntentId",
-           c.stripe_customer_id as "stripeCustomerId",
-           p.updated_at as "updatedAt",
-           (extract(epoch from (${now}::timestamptz - p.created_at)) * 1000)::bigint as "ageMs",
-           coalesce(l.grants, 0)::int as grants,
-           coalesce(l.granted, 0)::bigint as "grantedCredits",
-           coalesce(l.reversed, 0)::bigint as "reversedCredits",
-           exists (select 1 from stripe_events e
-                    where e.purchase_id = p.id and e.outcome = 'partial_refund_review') as "partialRefundReview"
-      from purchases p
-      join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
-      left join (
-        select purchase_id,
-               count(*) filter (where kind = 'purchase_grant') as grants,
-               sum(credits) filter (where kind = 'purchase_grant') as granted,
-               -sum(credits) filter (where kind = 'reversal') as reversed
-          from credit_ledger where purchase_id is not null
-         group by purchase_id
-      ) l on l.purchase_id = p.id
-     where (${options.organizationId ?? null}::text is null or p.organization_id = ${options.organizationId ?? null})
-       and (${options.since ?? null}::timestamptz is null or p.created_at >= ${options.since ?? null})
-       and (not ${options.onlyCheckoutPurchases ?? false} or p.workflow_id is not null)
-     order by p.created_at`;
-}
 
 /** A finding about one purchase, its message prefixed with the purchase and its status. */
 function purchaseViolation(p: PurchaseFacts, invariant: InvariantName, message: string): InvariantViolation {
@@ -214,40 +172,11 @@ function ledgerViolations(p: PurchaseFacts, deadlineMs: number): InvariantViolat
 }
 
 /** Per customer: purchase grants net of reversals against completed purchases, and the balance view. */
-async function readCustomerTotals(
+async function customerViolations(
   sql: Sql,
   options: InvariantOptions,
 ): Promise<{ violations: InvariantViolation[]; checked: number }> {
-  const rows = await sql<
-    {
-      organizationId: string;
-      customerId: string;
-      netPurchaseCredits: number;
-      completedCredits: number;
-      ledgerPlan: number;
-      ledgerPurchased: number;
-      viewPlan: number | null;
-      viewPurchased: number | null;
-      viewTotal: number | null;
-    }[]
-  >`
-    select c.organization_id as "organizationId", c.id as "customerId",
-           coalesce((select sum(credits) from credit_ledger l
-                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.purchase_id is not null
-                        and l.kind in ('purchase_grant', 'reversal')), 0)::bigint as "netPurchaseCredits",
-           coalesce((select sum(credits) from purchases p
-                      where p.customer_id = c.id and p.status = 'completed'), 0)::bigint as "completedCredits",
-           coalesce((select sum(credits) from credit_ledger l
-                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'plan'), 0)::bigint as "ledgerPlan",
-           coalesce((select sum(credits) from credit_ledger l
-                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'purchased'), 0)::bigint as "ledgerPurchased",
-           b.plan_credits as "viewPlan", b.purchased_credits as "viewPurchased", b.total_credits as "viewTotal"
-      from customers c
-      left join credit_balances b on b.organization_id = c.organization_id and b.customer_id = c.id
-     where (${options.organizationId ?? null}::text is null or c.organization_id = ${options.organizationId ?? null})
-       and (${options.since ?? null}::timestamptz is null or c.created_at >= ${options.since ?? null})
-       and (not ${options.onlyCheckoutPurchases ?? false}
-            or not exists (select 1 from purchases p where p.customer_id = c.id and p.workflow_id is null))`;
+  const rows = await readCustomerTotals(sql, options);
   const found: InvariantViolation[] = [];
   for (const r of rows) {
     const where = { organizationId: r.organizationId, customerId: r.customerId, purchaseId: null };
@@ -280,8 +209,7 @@ async function withoutPurchasesChangedSince(
 ): Promise<InvariantViolation[]> {
   const ids = [...new Set(violations.flatMap((v) => (v.purchaseId ? [v.purchaseId] : [])))];
   if (ids.length === 0) return violations;
-  const now = await sql<{ id: string; updatedAt: Date }[]>`
-    select id, updated_at as "updatedAt" from purchases where id = any(${ids})`;
+  const now = await purchasesUpdatedAt(sql, ids);
   const before = new Map(purchases.map((p) => [p.id, p.updatedAt.getTime()]));
   const changed = new Set(now.filter((p) => before.get(p.id) !== p.updatedAt.getTime()).map((p) => p.id));
   return violations.filter((v) => !v.purchaseId || !changed.has(v.purchaseId));

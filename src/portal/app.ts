@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOpt
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
+import { pingDatabase } from '../db/health';
 import { errorCodes } from '../domain/errors';
 import { createStripe } from '../stripe/client';
 import { envelope } from './context';
@@ -128,7 +129,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   const temporal = options.temporal ?? null;
   const checks: ReadinessCheck[] = [
-    { name: 'postgres', check: () => sql`select 1` },
+    { name: 'postgres', check: () => pingDatabase(sql) },
     ...(temporal
       ? [
           {

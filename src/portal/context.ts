@@ -1,10 +1,10 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
 import type Stripe from 'stripe';
+import type { PortalSessionClaims } from '../auth/portal-tokens';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { AppError } from '../domain/errors';
-import type { PortalSessionClaims } from './auth';
 
 /** What route plugins receive. */
 export interface RouteDeps {

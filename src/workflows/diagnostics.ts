@@ -1,8 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { DiagnosticsActivities } from '../activities';
 import type { DatabaseDescription } from '../activities/diagnostics';
 
-const { describeDatabase } = proxyActivities<Activities>({
+const { describeDatabase } = proxyActivities<DiagnosticsActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3 },
 });

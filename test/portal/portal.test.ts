@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { issuePortalToken, verifyPortalToken } from '../../src/portal/auth';
+import { issuePortalToken, verifyPortalToken } from '../../src/auth/portal-tokens';
 import {
   call,
   config,

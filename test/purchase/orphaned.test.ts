@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOrphanedPurchases } from '../../src/temporal/reconcile';
+import { startOrphanedPurchases } from '../../src/purchases';
 import { purchaseWorkflowId } from '../../src/workflows';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 

@@ -1,6 +1,6 @@
 import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { purchaseTimeouts } from '../../src/starter';
+import { purchaseTimeouts } from '../../src/purchases';
 import { paymentOutcomeSignal, purchaseWorkflow } from '../../src/workflows';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';

@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCustomer } from '../../src/db/billing';
 import { createSql, type Sql } from '../../src/db/client';
-import { checkout } from '../../src/starter';
+import { checkout } from '../../src/purchases';
 import { createStripeAt } from '../../src/stripe/client';
 import { purchaseStatusQuery, purchaseWorkflowId } from '../../src/workflows';
 import { type StripeEmulatorHandle, startStripeEmulator } from '../../tools/stripe-emulator/index';

@@ -7,7 +7,7 @@ import { bundleWorkflowCode, NativeConnection, type ReplayResult, Worker } from 
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';
-import { createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/starter';
+import { createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/purchases';
 import { createWorker } from '../../src/temporal/create-worker';
 import type { purchaseWorkflow } from '../../src/workflows';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';

@@ -8,7 +8,7 @@ import { createCreditPack } from '../../src/db/credit-packs';
 import type { PurchaseRow } from '../../src/db/purchases';
 import type { ConsumptionModel, PackVisibility, SubscriptionStatus } from '../../src/domain/catalog';
 import type { PurchaseStatus } from '../../src/domain/purchase-states';
-import { checkout, createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/starter';
+import { checkout, createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/purchases';
 import { createStripe, createStripeAt } from '../../src/stripe/client';
 import { purchaseStatusQuery, type purchaseWorkflow, purchaseWorkflowId } from '../../src/workflows';
 import { startStripeEmulator } from '../../tools/stripe-emulator/index';

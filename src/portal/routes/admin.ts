@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { Type } from 'typebox';
+import { issuePortalToken, portalLink } from '../../auth/portal-tokens';
+import { safeEqual } from '../../auth/secrets';
 import {
   createCustomer,
   createOrganization,
@@ -22,13 +24,16 @@ import {
   listCreditPacks,
   updateCreditPack,
 } from '../../db/credit-packs';
-import { API_KEY_PREFIX, safeEqual } from '../../db/ids';
-import { getBalance, getCustomerPurchase, listPurchases, toAdminPurchase } from '../../db/purchases';
+import { API_KEY_PREFIX } from '../../db/ids';
+import { getBalance } from '../../db/ledger';
+import { getCustomerPurchase, listPurchases, toAdminPurchase } from '../../db/purchases';
 import { AppError } from '../../domain/errors';
-import { bearerToken, issuePortalToken, portalLink } from '../auth';
+import { cancelPurchase } from '../../purchases';
+import { defaultPaymentMethodOf } from '../../stripe/customers';
+import { classifyStripeError } from '../../stripe/errors';
+import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
-import { cancelPurchase } from './checkout';
 
 const adminSecurity = [{ organizationApiKey: [] }];
 
@@ -233,7 +238,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     async (request, reply) => {
       const b = request.body;
       const organizationId = orgOf(request);
-      // A linked Stripe customer's default card is the card on file (DESIGN §8): read it now, so
+      // A linked Stripe customer's default card is the card on file (docs/api.md): read it now, so
       // hasPaymentMethod is right from the start. Purchases read it again from Stripe (it can change).
       const stripeDefaultCard = b.stripeCustomerId
         ? await stripeDefaultPaymentMethod(stripe, b.stripeCustomerId, request.log)
@@ -464,17 +469,9 @@ async function stripeDefaultPaymentMethod(
   try {
     customer = await stripe.customers.retrieve(stripeCustomerId);
   } catch (error) {
-    if (
-      error instanceof Stripe.errors.StripeInvalidRequestError &&
-      (error.code === 'resource_missing' || error.statusCode === 404)
-    ) {
-      throw notFound();
-    }
-    if (
-      error instanceof Stripe.errors.StripeConnectionError ||
-      error instanceof Stripe.errors.StripeRateLimitError ||
-      (error instanceof Stripe.errors.StripeError && (error.statusCode ?? 500) >= 500)
-    ) {
+    const kind = classifyStripeError(error)?.kind;
+    if (kind === 'not_found') throw notFound();
+    if (kind === 'unavailable' || kind === 'rate_limited') {
       log.warn({ err: error, stripeCustomerId }, 'Stripe unavailable while linking a Stripe customer');
       throw new AppError(
         'service_unavailable',
@@ -484,7 +481,5 @@ async function stripeDefaultPaymentMethod(
     throw error;
   }
   if (customer.deleted) throw notFound();
-  const pm = customer.invoice_settings?.default_payment_method;
-  if (!pm) return null;
-  return typeof pm === 'string' ? pm : pm.id;
+  return defaultPaymentMethodOf(customer);
 }

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { getPlan } from '../../db/billing';
+import { verifyPortalToken } from '../../auth/portal-tokens';
+import { getPlan, isLiveCustomer } from '../../db/billing';
 import { listPurchasablePacks, loadCustomerContext } from '../../db/eligibility-queries';
-import { getBalance, getCustomerPurchase, listPurchases, toPurchase } from '../../db/purchases';
+import { getBalance } from '../../db/ledger';
+import { getCustomerPurchase, listPurchases, toPurchase } from '../../db/purchases';
 import { checkCustomerCanBuy } from '../../domain/eligibility';
 import { AppError } from '../../domain/errors';
-import { bearerToken, verifyPortalToken } from '../auth';
+import { bearerToken } from '../auth';
 import { envelope, type RouteDeps, sessionOf } from '../context';
 import * as S from '../schemas';
 import { checkoutRoutes } from './checkout';
@@ -19,9 +21,7 @@ export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   app.addHook('onRequest', async (request) => {
     const claims = verifyPortalToken(config.PORTAL_SESSION_SECRET, bearerToken(request));
     // The session is only as good as its customer: a deleted one ends every session at once.
-    const [live] = await sql`
-      select 1 from customers
-       where organization_id = ${claims.organizationId} and id = ${claims.customerId} and deleted_at is null`;
+    const live = await isLiveCustomer(sql, claims);
     if (!live) throw new AppError('unauthorized', 'Invalid or expired portal session.');
     request.portalSession = claims;
   });

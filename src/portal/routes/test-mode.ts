@@ -1,18 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
-import Stripe from 'stripe';
 import { Type } from 'typebox';
-import type { PurchaseRow } from '../../db/purchases';
+import { findPurchaseByStripeObject, type PurchaseRow } from '../../db/purchases';
 import { AppError } from '../../domain/errors';
-import {
-  type PaymentMethodAdded,
-  type PaymentOutcome,
-  paymentMethodAddedSignal,
-  paymentOutcomeSignal,
-  purchaseWorkflowId,
-} from '../../workflows';
+import { hintPurchase, type PurchaseHint } from '../../purchases';
+import { classifyStripeError } from '../../stripe/errors';
+import type { PaymentOutcome } from '../../workflows';
 import { envelope, type RouteDeps, sessionOf } from '../context';
-import { sendError } from '../errors';
 import * as S from '../schemas';
 
 /**
@@ -57,23 +51,19 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
    * purchase goes on without waiting for Stripe's webhook. Best effort: the webhook still comes (and
    * the workflow re-reads the intent from Stripe either way), so a failure is logged, not answered.
    */
-  async function hint(
-    log: FastifyBaseLogger,
-    purchaseId: string,
-    what: { setupIntent: PaymentMethodAdded } | { payment: PaymentOutcome },
-  ): Promise<void> {
+  async function hint(log: FastifyBaseLogger, purchaseId: string, what: PurchaseHint): Promise<void> {
     if (!temporal) {
       log.warn({ purchaseId }, 'test mode: no workflow client, the purchase waits for the webhook');
       return;
     }
-    const handle = temporal.workflow.getHandle(purchaseWorkflowId(purchaseId));
     try {
-      await temporal.withDeadline(Date.now() + HINT_DEADLINE_MS, () =>
-        'setupIntent' in what
-          ? handle.signal(paymentMethodAddedSignal, what.setupIntent)
-          : handle.signal(paymentOutcomeSignal, what.payment),
-      );
-      log.info({ purchaseId, ...what }, 'test mode: workflow hinted');
+      const outcome = await hintPurchase(temporal, purchaseId, what, { deadlineMs: HINT_DEADLINE_MS });
+      if (outcome === 'signaled') log.info({ purchaseId, ...what }, 'test mode: workflow hinted');
+      else
+        log.warn(
+          { purchaseId, ...what },
+          'test mode: no workflow to hint; the purchase waits for the webhook',
+        );
     } catch (error) {
       log.warn(
         { err: error, purchaseId, ...what },
@@ -99,28 +89,43 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     return answer;
   }
 
-  async function ownPurchase(
+  /**
+   * The session customer's purchase that uses this SetupIntent (at the card step) or PaymentIntent (at
+   * the 3-D Secure step); 404 when none of theirs does, 409 purchase_not_waiting at another step.
+   */
+  async function waitingPurchase(
     request: Parameters<typeof sessionOf>[0],
-    column: 'stripe_setup_intent_id' | 'stripe_payment_intent_id',
+    kind: 'setup_intent' | 'payment_intent',
     id: string,
   ): Promise<PurchaseRow> {
-    const { organizationId, customerId } = sessionOf(request);
-    const [row] = await sql<PurchaseRow[]>`
-      select * from purchases
-       where organization_id = ${organizationId} and customer_id = ${customerId} and ${sql(column)} = ${id}`;
+    const row = await findPurchaseByStripeObject(sql, { kind, id }, sessionOf(request));
     if (!row) throw new AppError('purchase_not_found', `No purchase of yours uses ${id}.`);
+    const [step, waitingFor] =
+      kind === 'setup_intent'
+        ? (['awaiting_payment_method', 'a card'] as const)
+        : (['requires_action', '3-D Secure'] as const);
+    if (row.status !== step) {
+      throw new AppError(
+        'purchase_not_waiting',
+        `This purchase is ${row.status}, not waiting for ${waitingFor}.`,
+      );
+    }
     return row;
   }
 
-  /** Stripe's card errors are the customer's outcome (402 with Stripe's message); others are 409. */
+  /** Stripe's card errors are the customer's outcome (402 with Stripe's message); invalid requests are 409. */
   function stripeFailure(error: unknown): AppError | null {
-    if (error instanceof Stripe.errors.StripeCardError) {
-      const code = error.code === 'authentication_required' ? 'authentication_required' : 'card_declined';
-      return new AppError(code, error.message);
+    const classified = classifyStripeError(error);
+    switch (classified?.kind) {
+      case 'card_declined':
+      case 'authentication_required':
+        return new AppError(classified.kind, classified.error.message);
+      case 'not_found':
+      case 'invalid_request':
+        return new AppError('payment_failed', classified.error.message);
+      default:
+        return null;
     }
-    if (error instanceof Stripe.errors.StripeInvalidRequestError)
-      return new AppError('payment_failed', error.message);
-    return null;
   }
 
   app.get(
@@ -153,23 +158,15 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         response: S.responses(200, IntentAnswer),
       },
     },
-    async (request, reply) => {
-      const row = await ownPurchase(request, 'stripe_setup_intent_id', request.params.id);
-      if (row.status !== 'awaiting_payment_method') {
-        return sendError(
-          reply,
-          'purchase_not_waiting',
-          `This purchase is ${row.status}, not waiting for a card.`,
-          409,
-        );
-      }
+    async (request) => {
+      const row = await waitingPurchase(request, 'setup_intent', request.params.id);
       const paymentMethod = await emulator<{ id: string }>('/payment_methods', { number: request.body.card });
       try {
         const setupIntent = await stripe.setupIntents.confirm(request.params.id, {
           payment_method: paymentMethod.id,
         });
         if (setupIntent.status === 'succeeded') {
-          await hint(request.log, row.id, { setupIntent: { setupIntentId: setupIntent.id } });
+          await hint(request.log, row.id, { paymentMethodAdded: { setupIntentId: setupIntent.id } });
         }
         return envelope({
           id: setupIntent.id,
@@ -196,23 +193,13 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         response: S.responses(200, IntentAnswer),
       },
     },
-    async (request, reply) => {
-      const row = await ownPurchase(request, 'stripe_setup_intent_id', request.params.id);
-      if (row.status !== 'awaiting_payment_method') {
-        return sendError(
-          reply,
-          'purchase_not_waiting',
-          `This purchase is ${row.status}, not waiting for a card.`,
-          409,
-        );
-      }
+    async (request) => {
+      const row = await waitingPurchase(request, 'setup_intent', request.params.id);
       const current = await stripe.setupIntents.retrieve(request.params.id);
       if (current.status !== 'requires_action') {
-        return sendError(
-          reply,
+        throw new AppError(
           'purchase_not_waiting',
           `The card step is ${current.status}, not awaiting 3-D Secure.`,
-          409,
         );
       }
       const after = await emulator<{ id: string; status: string }>(
@@ -220,7 +207,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         { outcome: request.body.outcome },
       );
       if (after.status === 'succeeded') {
-        await hint(request.log, row.id, { setupIntent: { setupIntentId: after.id } });
+        await hint(request.log, row.id, { paymentMethodAdded: { setupIntentId: after.id } });
       }
       return envelope({
         id: after.id,
@@ -243,16 +230,8 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         response: S.responses(200, IntentAnswer),
       },
     },
-    async (request, reply) => {
-      const row = await ownPurchase(request, 'stripe_payment_intent_id', request.params.id);
-      if (row.status !== 'requires_action') {
-        return sendError(
-          reply,
-          'purchase_not_waiting',
-          `This purchase is ${row.status}, not waiting for 3-D Secure.`,
-          409,
-        );
-      }
+    async (request) => {
+      const row = await waitingPurchase(request, 'payment_intent', request.params.id);
       try {
         let paymentIntent = await stripe.paymentIntents.retrieve(request.params.id);
         if (
@@ -272,7 +251,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         if (paymentIntent.status !== 'requires_action') {
           if (paymentIntent.status === 'succeeded') {
             await hint(request.log, row.id, {
-              payment: { paymentIntentId: paymentIntent.id, outcome: 'succeeded' },
+              paymentOutcome: { paymentIntentId: paymentIntent.id, outcome: 'succeeded' },
             });
           }
           return envelope({ id: paymentIntent.id, status: paymentIntent.status, requiresAction: false });
@@ -283,7 +262,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         );
         const outcome = paymentOutcomeOf(after.status);
         if (outcome) {
-          await hint(request.log, row.id, { payment: { paymentIntentId: after.id, outcome } });
+          await hint(request.log, row.id, { paymentOutcome: { paymentIntentId: after.id, outcome } });
         }
         return envelope({
           id: after.id,

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type postgres from 'postgres';
 import type Stripe from 'stripe';
 import { Type } from 'typebox';
-import { reverseRefundedPurchase } from '../../db/refund-reversal';
+import { reverseRefundedPurchase } from '../../db/ledger';
 import {
   claimStripeEvent,
   findPurchaseForStripeObject,
@@ -11,7 +10,7 @@ import {
   type StripeEventOutcome,
 } from '../../db/stripe-events';
 import { isTerminalPurchaseStatus } from '../../domain/purchase-states';
-import { paymentMethodAddedSignal, paymentOutcomeSignal, purchaseWorkflowId } from '../../workflows';
+import { hintPurchase } from '../../purchases';
 import { envelope, type RouteDeps } from '../context';
 import { sendError } from '../errors';
 import * as S from '../schemas';
@@ -213,22 +212,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         if (isTerminalPurchaseStatus(purchase.status))
           return { outcome: 'purchase_settled', purchaseId: purchase.id };
         if (!temporal) throw new Error('no Temporal client configured');
-        const handle = temporal.workflow.getHandle(purchaseWorkflowId(purchase.id));
-        try {
-          await temporal.withDeadline(Date.now() + SIGNAL_DEADLINE_MS, () =>
-            signal.kind === 'setup_intent'
-              ? handle.signal(paymentMethodAddedSignal, { setupIntentId: signal.objectId })
-              : handle.signal(paymentOutcomeSignal, {
-                  paymentIntentId: signal.objectId,
-                  outcome: signal.outcome,
-                }),
-          );
-        } catch (error) {
-          if (error instanceof WorkflowNotFoundError)
-            return { outcome: 'workflow_closed', purchaseId: purchase.id };
-          throw error;
-        }
-        return { outcome: 'signaled', purchaseId: purchase.id };
+        const outcome = await hintPurchase(
+          temporal,
+          purchase.id,
+          signal.kind === 'setup_intent'
+            ? { paymentMethodAdded: { setupIntentId: signal.objectId } }
+            : { paymentOutcome: { paymentIntentId: signal.objectId, outcome: signal.outcome } },
+          { deadlineMs: SIGNAL_DEADLINE_MS },
+        );
+        return { outcome, purchaseId: purchase.id };
       }
     },
   );

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import type { DatabaseActivities, PaymentActivities } from '../../activities';
 import { nonRetryableFailureTypes } from '../../activities/failures';
 
 /**
@@ -9,7 +9,7 @@ import { nonRetryableFailureTypes } from '../../activities/failures';
  */
 
 /** Postgres reads and writes: quick, retried for as long as a database outage could plausibly last. */
-export const db = proxyActivities<Activities>({
+export const db = proxyActivities<DatabaseActivities>({
   startToCloseTimeout: '15 seconds',
   scheduleToCloseTimeout: '24 hours',
   retry: {
@@ -25,7 +25,7 @@ export const db = proxyActivities<Activities>({
  * idempotency key, so every retry of the charge replays the first attempt's result instead of
  * charging again. The per-attempt timeout is above the SDK's own request timeout.
  */
-export const stripe = proxyActivities<Activities>({
+export const stripe = proxyActivities<PaymentActivities>({
   // Above the sum of an activity's Stripe calls at the SDK's per-request timeout.
   startToCloseTimeout: '3 minutes',
   // Stripe activities heartbeat while a request is pending: a dead worker is noticed in seconds.
@@ -44,7 +44,9 @@ export const stripe = proxyActivities<Activities>({
  * read-only: bounded to a couple of minutes, and the wait simply carries on if one fails, so an
  * outage never holds up a message, a cancel or the deadline, nor fails the purchase.
  */
-export const stripeRecheck = proxyActivities<Activities>({
+export const stripeRecheck = proxyActivities<
+  Pick<PaymentActivities, 'adoptSetupIntentPaymentMethod' | 'getPaymentIntentStatus'>
+>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '2 minutes',
@@ -63,7 +65,9 @@ export const stripeRecheck = proxyActivities<Activities>({
  * an operator, not by giving up. A refund cannot happen twice: the activity looks for a standing
  * refund first, and Stripe never refunds beyond the captured amount.
  */
-export const compensation = proxyActivities<Activities>({
+export const compensation = proxyActivities<
+  Pick<PaymentActivities, 'refundPayment' | 'cancelSetupIntent' | 'cancelPaymentIntent'>
+>({
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '7 days',

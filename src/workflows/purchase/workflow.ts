@@ -15,7 +15,6 @@ import type { AuthenticationRequiredDetails, CardDeclinedDetails } from '../../a
 import { FailureType } from '../../activities/failures';
 import type { PaymentParties } from '../../activities/payments';
 import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
-import { PurchaseStatusKey } from '../../temporal/search-attributes';
 import { compensation, db, stripe, stripeRecheck } from './activities';
 import { Compensations } from './compensations';
 import {
@@ -28,6 +27,7 @@ import {
   paymentOutcomeSignal,
   purchaseStatusQuery,
 } from './messages';
+import { PurchaseStatusKey } from './search-attributes';
 
 /** Statuses in which the customer may still cancel: nothing is being charged right now. */
 const cancelableStatuses: readonly PurchaseStatus[] = [

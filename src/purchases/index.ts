@@ -1,0 +1,25 @@
+/**
+ * The purchase, seen from outside its workflow: everything that starts, finds, tells or cancels a
+ * purchase goes through here (the portal's routes, the webhook receiver, the operators' command line,
+ * the worker's sweep). The workflow itself is src/workflows/purchase/; its SQL is in src/db/.
+ */
+export { cancelPurchase } from './cancel';
+export {
+  type CheckoutRequest,
+  type CustomerCheckoutResult,
+  checkout,
+  checkoutForCustomer,
+  checkoutRequestHash,
+  createPurchase,
+} from './checkout';
+export { type PurchaseLog, workflowServiceUnavailable } from './errors';
+export { findPurchaseWithWorkflow } from './find';
+export { hintPurchase, type PurchaseHint } from './signals';
+export { SWEEP_LIMIT, startOrphanedPurchases } from './sweep';
+export { waitForPurchase } from './wait';
+export {
+  type PurchaseTimeouts,
+  purchaseTimeouts,
+  purchaseWorkflowExists,
+  startPurchaseWorkflow,
+} from './workflow-start';

@@ -1,0 +1,88 @@
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import type { Config } from '../config';
+import type { PurchaseRow } from '../db/purchases';
+import { type PurchaseInput, purchaseWorkflow, purchaseWorkflowId } from '../workflows';
+import {
+  CreditPackIdKey,
+  CustomerIdKey,
+  OrganizationIdKey,
+  PurchaseStatusKey,
+} from '../workflows/purchase/search-attributes';
+
+export interface PurchaseTimeouts {
+  cardWaitTimeoutMs: number;
+  authenticationWaitTimeoutMs: number;
+  stripeRecheckIntervalMs: number;
+}
+
+/** The waits a purchase is started with, from the configuration at start (they ride in its input). */
+export function purchaseTimeouts(config: Config): PurchaseTimeouts {
+  return {
+    cardWaitTimeoutMs: config.CARD_WAIT_TIMEOUT_MS,
+    authenticationWaitTimeoutMs: config.AUTHENTICATION_WAIT_TIMEOUT_MS,
+    stripeRecheckIntervalMs: config.STRIPE_RECHECK_INTERVAL_MS,
+  };
+}
+
+/**
+ * Starts the purchase's workflow, once. The id is derived from the purchase id; `USE_EXISTING` makes a
+ * second start while it runs return the running one (`started` is true then too), and `REJECT_DUPLICATE`
+ * refuses a second run after it closed (a purchase is never run twice): `started` false.
+ */
+export async function startPurchaseWorkflow(
+  client: Client,
+  purchase: Pick<PurchaseRow, 'id' | 'organization_id' | 'customer_id' | 'credit_pack_id' | 'quantity'>,
+  { taskQueue, timeouts }: { taskQueue: string; timeouts: PurchaseTimeouts },
+): Promise<{ workflowId: string; started: boolean }> {
+  const workflowId = purchaseWorkflowId(purchase.id);
+  const input: PurchaseInput = {
+    purchaseId: purchase.id,
+    organizationId: purchase.organization_id,
+    customerId: purchase.customer_id,
+    creditPackId: purchase.credit_pack_id,
+    quantity: purchase.quantity,
+    ...timeouts,
+  };
+  try {
+    await client.workflow.start(purchaseWorkflow, {
+      workflowId,
+      taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // No execution timeout on purpose: it would kill a purchase mid-refund, without compensation.
+      // Every wait inside the workflow is bounded instead (card and 3-D Secure waits, activity windows).
+      typedSearchAttributes: [
+        { key: OrganizationIdKey, value: purchase.organization_id },
+        { key: CustomerIdKey, value: purchase.customer_id },
+        { key: CreditPackIdKey, value: purchase.credit_pack_id },
+        { key: PurchaseStatusKey, value: 'pending' },
+      ],
+      staticSummary: `Credit pack purchase ${purchase.id}: ${purchase.quantity} × ${purchase.credit_pack_id}`,
+    });
+    return { workflowId, started: true };
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
+    throw error;
+  }
+}
+
+/** Whether any run (open or closed, within retention) of the purchase's workflow exists. */
+export function purchaseWorkflowExists(client: Client, purchaseId: string): Promise<boolean> {
+  return client.workflow
+    .getHandle(purchaseWorkflowId(purchaseId))
+    .describe()
+    .then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      },
+    );
+}
