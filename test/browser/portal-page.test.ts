@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ok } from '../catalog/helpers';
+import { call, newPack, newWorld, ok, uniqueName } from '../catalog/helpers';
 import { type PortalCustomer, type PortalHarness, portalHarness } from '../checkout/harness';
 import { stripeRecordsOf } from '../support/emulator-control';
 import { launchChromium, SCREENSHOTS, UI_TIMEOUT } from './chromium';
@@ -147,6 +147,125 @@ describe('the portal page (headless Chromium)', () => {
     expect(stripe.charges.filter((c) => c.status === 'succeeded')).toHaveLength(1);
     expectNoPageErrors(page);
     await page.close();
+  });
+
+  it('a second portal link in the same tab (another #token=) switches to that customer without a reload; Buy buys as them', async () => {
+    // Customer A (free plan, no card) is mid-purchase: the page polls it and shows the card step.
+    const a = await h.customer({ plan: 'free' });
+    const page = await openPortal(a, 'switch');
+    let loads = 0;
+    page.on('load', () => {
+      loads++;
+    });
+    await page.evaluate(() => {
+      (globalThis as unknown as { samePage?: string }).samePage = 'still here';
+    });
+    await page.getByTestId(`buy-${h.pack.id}`).click();
+    await waitForPurchaseStatus(page, 'awaiting_payment_method');
+    await page.getByTestId('card-step').waitFor({ state: 'visible' });
+    await page.getByTestId('test-card-4242').check();
+    const aPurchaseId = (await progress(page).getAttribute('data-purchase-id'))!;
+
+    // Customer B: another organization with its own pack, the Pro plan, a card on file and one
+    // completed purchase already.
+    const otherWorld = await newWorld(h.app);
+    const otherPack = await newPack(h.app, otherWorld, {
+      name: uniqueName('Other Pack'),
+      credits: 300,
+      price: 2500,
+    });
+    const b = await h.customer({ world: otherWorld, card: 'pm_card_visa' });
+    const earlier = await h.checkout(b, { creditPackId: otherPack.id });
+    expect(earlier.status).toBe(202);
+    await h.purchaseReaches(b, earlier.body.data.id, 'completed');
+    const [aMe, bMe, aBalance, bBalance] = await Promise.all([
+      ok(h.app, 'GET', '/v1/portal/me', { token: a.token }),
+      ok(h.app, 'GET', '/v1/portal/me', { token: b.token }),
+      ok(h.app, 'GET', '/v1/portal/balance', { token: a.token }),
+      ok(h.app, 'GET', '/v1/portal/balance', { token: b.token }),
+    ]);
+    expect(bBalance.total).not.toBe(aBalance.total);
+
+    // B's link opened in the same tab: only the fragment changes, so the browser does not reload.
+    await page.evaluate((token) => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash =
+        `token=${encodeURIComponent(token)}`;
+    }, b.token);
+    await page.getByTestId('who').filter({ hasText: bMe.customer.email }).waitFor();
+    await page.locator('body[data-ready="true"]').waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as { samePage?: string }).samePage)).toBe(
+      'still here',
+    );
+    expect(loads).toBe(0);
+    expect(page.url()).not.toContain('token=');
+    await shot(page, 'switch-2-customer-b');
+
+    // Everything on the page is B's: who, balance, packs, history; nothing of A's purchase is left.
+    const who = (await page.getByTestId('who').textContent())!;
+    expect(who).not.toContain(aMe.customer.email);
+    expect(who).toContain('card on file');
+    expect(who).not.toContain('no card on file');
+    const figure = (n: number) => n.toLocaleString('en-US');
+    expect(await page.getByTestId('plan-credits').textContent()).toBe(figure(bBalance.planCredits));
+    expect(await page.getByTestId('purchased-credits').textContent()).toBe(figure(bBalance.purchasedCredits));
+    expect(await page.getByTestId('total-credits').textContent()).toBe(figure(bBalance.total));
+    const packs = (await page.getByTestId('packs').textContent())!;
+    expect(packs).toContain(otherPack.name);
+    expect(packs).not.toContain(h.pack.name);
+    expect(await page.getByTestId(`buy-${h.pack.id}`).count()).toBe(0);
+    expect(await progress(page).isVisible()).toBe(false);
+    expect(await page.getByTestId('card-step').isVisible()).toBe(false);
+    expect(await page.locator('#test-card-options input').count()).toBe(0);
+    expect(await page.getByTestId('auth-step').isVisible()).toBe(false);
+    const rows = page.getByTestId('history-row');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-purchase-id')).toBe(earlier.body.data.id);
+    expect(await rows.first().textContent()).toContain(otherPack.name);
+    expect(await page.getByTestId('history-empty').isVisible()).toBe(false);
+    expect(await page.getByTestId('error').isVisible()).toBe(false);
+
+    // From here on, the page speaks only as B: A's purchase is no longer polled.
+    const tokensUsed = new Set<string>();
+    page.on('request', (request) => {
+      const authorization = request.headers().authorization;
+      if (authorization) tokensUsed.add(authorization.replace(/^Bearer /, ''));
+    });
+    await page.waitForTimeout(2_500); // three of the page's poll intervals
+    await page.getByTestId(`buy-${otherPack.id}`).click();
+    await waitForPurchaseStatus(page, 'completed');
+    await page.locator('[data-testid="purchased-credits"]', { hasText: '600' }).waitFor();
+    await page
+      .locator(
+        `[data-testid="history-row"][data-purchase-id="${await progress(page).getAttribute('data-purchase-id')}"]`,
+      )
+      .waitFor();
+    await shot(page, 'switch-3-b-bought');
+    expect([...tokensUsed]).toEqual([b.token]);
+
+    // The purchase is B's, of B's pack; A cannot see it and A has only the purchase A started.
+    const bPurchaseId = (await progress(page).getAttribute('data-purchase-id'))!;
+    expect(bPurchaseId).not.toBe(aPurchaseId);
+    const bought = await ok(h.app, 'GET', `/v1/portal/purchases/${bPurchaseId}`, { token: b.token });
+    expect(bought).toMatchObject({ status: 'completed', creditPackId: otherPack.id, credits: 300 });
+    const asA = await call(h.app, 'GET', `/v1/portal/purchases/${bPurchaseId}`, { token: a.token });
+    expect(asA.status).toBe(404);
+    const aPurchases = await ok(h.app, 'GET', '/v1/portal/purchases', { token: a.token });
+    expect(aPurchases.map((p: { id: string }) => p.id)).toEqual([aPurchaseId]);
+    expect((await ok(h.app, 'GET', '/v1/portal/balance', { token: b.token })).purchasedCredits).toBe(
+      bBalance.purchasedCredits + 300,
+    );
+    expect((await ok(h.app, 'GET', '/v1/portal/balance', { token: a.token })).purchasedCredits).toBe(
+      aBalance.purchasedCredits,
+    );
+    expect(loads).toBe(0);
+    expectNoPageErrors(page);
+    await page.close();
+
+    // A's purchase, left waiting for a card, is canceled so nothing is left hanging.
+    const canceled = await call(h.app, 'POST', `/v1/portal/purchases/${aPurchaseId}/cancel`, {
+      token: a.token,
+    });
+    expect(canceled.status).toBe(200);
   });
 
   it('a customer cancels while the purchase waits for a card', async () => {

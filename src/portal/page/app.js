@@ -1,6 +1,8 @@
 // The customer portal page: vanilla JS, no build step. Talks to /v1/portal/* with the session token
 // from the URL fragment (#token=…). Test mode (the Stripe emulator) asks the portal server to do what
 // Stripe.js would; with a real Stripe key, Stripe.js is mounted with the purchase's client secret.
+// Another portal link opened in the same tab changes only the fragment (no reload): the page then
+// forgets the customer it showed, everything in flight for them included, and shows the new one.
 (() => {
   const POLL_MS = 800;
   const terminal = ['completed', 'ineligible', 'expired', 'failed', 'refunded', 'canceled'];
@@ -47,12 +49,18 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     token: null,
+    /** Bumped whenever the page switches customer: answers and steps of an older one are dropped. */
+    generation: 0,
+    /** Aborts the switched-from customer's requests still in flight. */
+    abort: new AbortController(),
     settings: null,
     packs: new Map(),
     current: null,
     pollTimer: null,
     busy: false,
+    setupAuth: false,
     stripe: null,
+    stripeKey: null,
     cardElement: null,
   };
 
@@ -77,34 +85,61 @@
     node.hidden = !visible;
   };
 
-  function readToken() {
+  /** The token of a portal link in the fragment (null if none), taken out of the address bar. */
+  function tokenFromHash() {
     const match = /(?:^|[#&])token=([^&]+)/.exec(window.location.hash);
-    if (match) {
-      const token = decodeURIComponent(match[1]);
-      sessionStorage.setItem('portalToken', token);
-      // Keep the token out of the address bar (and of anything copied from it).
-      history.replaceState(null, '', window.location.pathname);
-      return token;
+    if (!match) return null;
+    let token = null;
+    try {
+      token = decodeURIComponent(match[1]);
+    } catch {
+      return null;
     }
-    return sessionStorage.getItem('portalToken');
+    sessionStorage.setItem('portalToken', token);
+    // Keep the token out of the address bar (and of anything copied from it).
+    history.replaceState(null, '', window.location.pathname);
+    return token;
   }
 
+  function readToken() {
+    return tokenFromHash() || sessionStorage.getItem('portalToken');
+  }
+
+  /** What a request or step of a customer the page has switched away from ends with: ignored. */
+  function staleError() {
+    const error = new Error('The page switched to another customer.');
+    error.stale = true;
+    return error;
+  }
+  const isStale = (error) => Boolean(error?.stale);
+
   async function api(method, path, body, headers) {
-    const response = await fetch(path, {
-      method,
-      headers: {
-        authorization: `Bearer ${state.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(headers || {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const generation = state.generation;
+    const { signal } = state.abort;
+    let response;
     let answer = null;
     try {
-      answer = await response.json();
-    } catch {
-      answer = null;
+      response = await fetch(path, {
+        method,
+        headers: {
+          authorization: `Bearer ${state.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(headers || {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      try {
+        answer = await response.json();
+      } catch {
+        answer = null;
+      }
+    } catch (error) {
+      if (signal.aborted) throw staleError();
+      throw error;
     }
+    // Whatever answered, it was for a customer no longer shown: nothing of it may reach the page.
+    if (generation !== state.generation || signal.aborted) throw staleError();
     if (!response.ok || !answer || answer.success !== true) {
       const error = new Error(answer?.error?.message || `The server answered ${response.status}.`);
       error.code = answer?.error?.code || 'http_error';
@@ -117,6 +152,12 @@
   function showError(message) {
     $('error').textContent = message;
     show($('error'), Boolean(message));
+  }
+
+  /** Shows a failure in plain words, unless it belongs to a customer the page switched away from. */
+  function showFailure(error) {
+    if (isStale(error)) return;
+    showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
   }
 
   function failureWords(failure) {
@@ -216,6 +257,7 @@
 
   async function buy(pack, quantity, button) {
     if (state.busy) return;
+    const generation = state.generation;
     showError('');
     if (!Number.isInteger(quantity) || quantity < 1 || quantity > state.settings.maxQuantity) {
       showError(`Choose a quantity from 1 to ${state.settings.maxQuantity}.`);
@@ -239,17 +281,20 @@
           );
           break;
         } catch (error) {
-          const retryable = !error.status || error.status >= 500;
+          const retryable = !isStale(error) && (!error.status || error.status >= 500);
           if (!retryable || attempt >= 3) throw error;
         }
       }
       follow(purchase);
       loadHistory().catch(() => {});
     } catch (error) {
-      showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
+      showFailure(error);
     } finally {
-      state.busy = false;
-      button.disabled = false;
+      // A switch of customer meanwhile has reset these for the new one already.
+      if (generation === state.generation) {
+        state.busy = false;
+        button.disabled = false;
+      }
     }
   }
 
@@ -262,11 +307,12 @@
       return;
     }
     // Settled already (checkout answers once the purchase settles, when that is quick).
-    Promise.all([loadBalance(), loadHistory()]).catch((error) => showError(error.message));
+    Promise.all([loadBalance(), loadHistory()]).catch(showFailure);
   }
 
   async function poll() {
     if (!state.current) return;
+    const generation = state.generation;
     try {
       const purchase = await api('GET', `/v1/portal/purchases/${state.current.id}`);
       const changed = purchase.status !== state.current.status;
@@ -277,8 +323,10 @@
         return;
       }
     } catch (error) {
+      if (isStale(error)) return;
       showError(`Could not refresh the purchase: ${error.message}`);
     }
+    if (generation !== state.generation) return;
     state.pollTimer = setTimeout(poll, POLL_MS);
   }
 
@@ -303,7 +351,7 @@
     const next = purchase.nextAction;
     const needsCard = purchase.status === 'awaiting_payment_method' && next?.type === 'add_payment_method';
     const needsAuth = purchase.status === 'requires_action' && next?.type === 'authenticate';
-    renderCardStep(needsCard ? next.clientSecret : null);
+    renderCardStep(needsCard ? next.clientSecret : null).catch(showFailure);
     renderAuthStep(needsAuth ? { kind: 'payment', clientSecret: next.clientSecret } : null);
     show($('cancel'), ['pending', 'awaiting_payment_method', 'requires_action'].includes(purchase.status));
   }
@@ -327,6 +375,7 @@
       const options = $('test-card-options');
       if (options.childElementCount === 0) {
         const cards = await api('GET', '/v1/portal/test-mode/cards');
+        if (options.childElementCount > 0) return; // filled meanwhile by another render
         cards.forEach((card, i) => {
           options.append(
             el(
@@ -355,6 +404,7 @@
     const clientSecret = $('card-step').dataset.clientSecret;
     if (!clientSecret) return;
     const button = $('save-card');
+    const generation = state.generation;
     button.disabled = true;
     showError('');
     try {
@@ -377,13 +427,14 @@
         const { error } = await stripe.confirmCardSetup(clientSecret, {
           payment_method: { card: state.cardElement },
         });
+        if (generation !== state.generation) throw staleError();
         if (error) throw new Error(error.message);
       }
       $('progress-text').textContent = 'Card received; waiting for the payment…';
     } catch (error) {
-      showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
+      showFailure(error);
     } finally {
-      button.disabled = false;
+      if (generation === state.generation) button.disabled = false;
     }
   }
 
@@ -393,6 +444,7 @@
     if (!what) {
       show(step, false);
       delete step.dataset.kind;
+      delete step.dataset.clientSecret;
       return;
     }
     step.dataset.kind = what.kind;
@@ -410,6 +462,7 @@
     const step = $('auth-step');
     const { kind, clientSecret } = step.dataset;
     if (!clientSecret) return;
+    const generation = state.generation;
     for (const b of step.querySelectorAll('button')) b.disabled = true;
     showError('');
     try {
@@ -425,38 +478,52 @@
           kind === 'setup'
             ? await stripe.confirmCardSetup(clientSecret)
             : await confirmPaymentWithStripeJs(stripe, clientSecret);
+        if (generation !== state.generation) throw staleError();
         if (error) throw new Error(error.message);
       }
       state.setupAuth = false;
       show(step, false);
       $('progress-text').textContent = 'Thanks; waiting for your bank’s answer…';
     } catch (error) {
-      showError(failureTitles[error.code] ? `${failureTitles[error.code]} ${error.message}` : error.message);
+      showFailure(error);
     } finally {
-      for (const b of step.querySelectorAll('button')) b.disabled = false;
+      if (generation === state.generation)
+        for (const b of step.querySelectorAll('button')) b.disabled = false;
     }
   }
 
   // ── Real Stripe: Stripe.js (offline test: test/browser/stripe-js.test.ts, a fake Stripe.js) ───
+  let stripeJs = null; // Stripe.js loading, once per page
   function loadStripe() {
-    if (state.stripe) return Promise.resolve(state.stripe);
-    if (!state.settings.stripePublishableKey) {
+    const key = state.settings.stripePublishableKey;
+    if (!key) {
       return Promise.reject(new Error('Card payments are not configured (no Stripe publishable key).'));
     }
-    return new Promise((resolve, reject) => {
+    if (state.stripe && state.stripeKey === key) return Promise.resolve(state.stripe);
+    stripeJs ??= new Promise((resolve, reject) => {
       const script = el('script', { src: 'https://js.stripe.com/v3/' });
-      script.onload = () => {
-        state.stripe = window.Stripe(state.settings.stripePublishableKey);
-        resolve(state.stripe);
+      script.onload = () => resolve();
+      script.onerror = () => {
+        stripeJs = null;
+        reject(new Error('Could not load Stripe.js.'));
       };
-      script.onerror = () => reject(new Error('Could not load Stripe.js.'));
       document.head.append(script);
+    });
+    return stripeJs.then(() => {
+      if (!(state.stripe && state.stripeKey === key)) {
+        state.stripe = window.Stripe(key);
+        state.stripeKey = key;
+      }
+      return state.stripe;
     });
   }
 
   async function mountStripeCard() {
     if (state.cardElement) return;
+    const generation = state.generation;
     const stripe = await loadStripe();
+    if (generation !== state.generation) throw staleError();
+    if (state.cardElement) return;
     state.cardElement = stripe.elements().create('card');
     state.cardElement.mount('#stripe-card');
   }
@@ -472,6 +539,7 @@
   async function cancel() {
     if (!state.current) return;
     const button = $('cancel');
+    const generation = state.generation;
     button.disabled = true;
     showError('');
     try {
@@ -479,24 +547,70 @@
       follow(purchase);
       await loadHistory();
     } catch (error) {
-      showError(error.message);
+      if (!isStale(error)) showError(error.message);
     } finally {
-      button.disabled = false;
+      if (generation === state.generation) button.disabled = false;
     }
   }
 
-  // ── Start ─────────────────────────────────────────────────────────────────────────────────────
-  async function start() {
-    state.token = readToken();
-    if (!state.token) {
-      showError('This page needs a portal link (…/portal#token=…). Ask your provider for a new one.');
-      return;
+  // ── Switching customer ────────────────────────────────────────────────────────────────────────
+  /** Forgets the customer shown: their requests, polling, purchase, card and 3-D Secure steps, page. */
+  function forgetCustomer() {
+    state.generation += 1;
+    state.abort.abort();
+    state.abort = new AbortController();
+    clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+    state.current = null;
+    state.busy = false;
+    state.setupAuth = false;
+    state.settings = null;
+    state.packs = new Map();
+    if (state.cardElement) {
+      try {
+        state.cardElement.destroy?.();
+      } catch {
+        // already gone with the node it was mounted on
+      }
+      state.cardElement = null;
     }
-    $('save-card').addEventListener('click', saveCard);
-    $('auth-succeed').addEventListener('click', () => authenticate('succeed'));
-    $('auth-fail').addEventListener('click', () => authenticate('fail'));
-    $('auth-real').addEventListener('click', () => authenticate('succeed'));
-    $('cancel').addEventListener('click', cancel);
+    delete document.body.dataset.ready;
+
+    showError('');
+    $('who').textContent = '';
+    for (const id of ['plan-credits', 'purchased-credits', 'total-credits']) $(id).textContent = '–';
+    $('cannot-buy').textContent = '';
+    show($('cannot-buy'), false);
+    $('packs').replaceChildren();
+    $('history').replaceChildren();
+    show($('history-empty'), true);
+    show($('history-table'), false);
+
+    const progress = $('progress');
+    show(progress, false);
+    delete progress.dataset.purchaseId;
+    delete progress.dataset.status;
+    $('progress-summary').textContent = '';
+    $('progress-status').className = 'status';
+    $('progress-status').textContent = '';
+    $('progress-text').textContent = '';
+    const cardStep = $('card-step');
+    show(cardStep, false);
+    delete cardStep.dataset.clientSecret;
+    show($('test-cards'), false);
+    $('test-card-options').replaceChildren();
+    show($('stripe-card'), false);
+    $('stripe-card').replaceChildren();
+    renderAuthStep(null);
+    show($('cancel'), false);
+    for (const id of ['save-card', 'auth-succeed', 'auth-fail', 'auth-real', 'cancel'])
+      $(id).disabled = false;
+  }
+
+  /** Shows the customer of `token`: who, balance, packs, history, and a purchase still in flight. */
+  async function showCustomer(token) {
+    forgetCustomer();
+    state.token = token;
     try {
       const [settings, me, packs] = await Promise.all([
         api('GET', '/v1/portal/settings'),
@@ -515,10 +629,34 @@
       if (open) follow(open);
       document.body.dataset.ready = 'true';
     } catch (error) {
+      if (isStale(error)) return;
       showError(
         error.code === 'unauthorized' ? 'Your portal link has expired. Ask for a new one.' : error.message,
       );
     }
+  }
+
+  /** Another portal link opened in this tab: only the fragment changed, so the page was not reloaded. */
+  function onHashChange() {
+    const token = tokenFromHash();
+    if (!token || token === state.token) return;
+    showCustomer(token);
+  }
+
+  // ── Start ─────────────────────────────────────────────────────────────────────────────────────
+  function start() {
+    $('save-card').addEventListener('click', saveCard);
+    $('auth-succeed').addEventListener('click', () => authenticate('succeed'));
+    $('auth-fail').addEventListener('click', () => authenticate('fail'));
+    $('auth-real').addEventListener('click', () => authenticate('succeed'));
+    $('cancel').addEventListener('click', cancel);
+    window.addEventListener('hashchange', onHashChange);
+    const token = readToken();
+    if (!token) {
+      showError('This page needs a portal link (…/portal#token=…). Ask your provider for a new one.');
+      return;
+    }
+    showCustomer(token);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
