@@ -46,7 +46,7 @@ const plans = [
   },
 ] as const;
 
-/** Stripe test payment methods (DESIGN §6); the Stripe customer is created on the first purchase. */
+/** Stripe test payment methods (docs/domain.md#stripe-facts); the Stripe customer is created on the first purchase. */
 const customers = [
   {
     id: 'cus_demoAlice00001',

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 
-/** Id prefixes of the product (DESIGN §8). */
+/** Id prefixes of the product (docs/api.md). */
 export const idPrefixes = {
   organization: 'org',
   plan: 'pln',

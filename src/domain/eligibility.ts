@@ -3,7 +3,7 @@ import { isPackVisibleToPlan } from './catalog';
 import type { ErrorCode } from './errors';
 
 /**
- * Whether a customer may buy a credit pack (DESIGN §2). Pure: the caller loads the facts
+ * Whether a customer may buy a credit pack (docs/domain.md#domain-rules). Pure: the caller loads the facts
  * (see src/db/eligibility-queries.ts) and this decides. Used by the portal's pack list and by the
  * purchase workflow's eligibility activity, so both always agree.
  *

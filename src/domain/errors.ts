@@ -33,7 +33,7 @@ export const errorStatus = {
   purchase_not_waiting: 409, // test mode: the purchase is not at the card or 3-D Secure step asked about
   idempotency_key_reused: 409,
 
-  // eligibility (DESIGN §2)
+  // eligibility (docs/domain.md#domain-rules)
   plan_not_credits_based: 422,
   pack_not_visible: 422,
   subscription_inactive: 422,
@@ -41,9 +41,9 @@ export const errorStatus = {
   subscription_canceled: 422,
   subscription_ended: 422,
   quantity_exceeds_limit: 422,
-  // Named by DESIGN §2, but no answer carries it today: a missing card is not a refusal here (the
+  // Named by docs/domain.md#domain-rules, but no answer carries it today: a missing card is not a refusal here (the
   // purchase asks for one: nextAction add_payment_method), and a purchase whose card never came
-  // expires with the failure code payment_method_not_added. Kept for clients that map §2's codes.
+  // expires with the failure code payment_method_not_added. Kept for clients that map the domain rules' codes.
   no_payment_method: 422,
 
   // payment outcomes

@@ -13,19 +13,8 @@ import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchas
  * The money invariants, checked from the outside against the business record (Postgres) and the
  * payment processor (Stripe). They hold for every purchase whatever path it took; a violation means
  * a customer was charged without credits, credited without a charge, charged twice, or left hanging.
- *
- *   credits_match_charge     credits granted (net of reversals) ⇔ the purchase is completed, for exactly
- *                            its credits; refunded and unsettled purchases hold no credits
- *   grants_match_completed   per customer: Σ purchase grants − Σ purchase reversals = Σ credits of
- *                            completed purchases
- *   balance_matches_ledger   per customer: the balance view = Σ ledger entries, per bucket (a guard
- *                            against the view's definition drifting from the ledger it sums)
- *   one_charge               no purchase has more than one succeeded PaymentIntent
- *   completed_charged        a completed purchase has exactly one succeeded PaymentIntent for its amount,
- *                            in usd, the one its row names, and nothing refunded
- *   refunded_in_full         a refunded purchase's charge is refunded for its full amount
- *   nothing_kept_unsettled   an ineligible, expired, failed or canceled purchase kept no money
- *   no_stuck_purchase        no purchase is still non-terminal past its deadline
+ * What each one states is in docs/invariants.md#the-list (their one home; `invariantNames` below is
+ * the same list, and test/docs checks that the two agree).
  *
  * Read-only: it never changes a row or calls a mutating Stripe endpoint. Postgres is read before
  * Stripe; a purchase that changed in between (a refund landing) is re-read and its findings dropped,

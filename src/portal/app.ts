@@ -59,7 +59,7 @@ const READINESS_TIMEOUT_MS = 2_000;
 
 let formatsRegistered = false;
 
-/** The HTTP API of DESIGN §8 (not listening; call `.listen()` or `.inject()`). */
+/** The HTTP API of docs/api.md (not listening; call `.listen()` or `.inject()`). */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, sql } = options;
   if (!formatsRegistered) {

@@ -33,7 +33,7 @@ const pack = (over: Partial<CreditPackFacts> = {}): CreditPackFacts => ({
 });
 const base = { pack: pack(), plan: plan(), subscription: sub(), customerOrgId: ORG };
 
-describe('checkEligibility (DESIGN §2)', () => {
+describe('checkEligibility (docs/domain.md#domain-rules)', () => {
   it('allows an active subscription on a credits plan for a pack visible to all credits plans', () => {
     expect(checkEligibility(base)).toEqual({ ok: true, needsPaymentMethod: false });
   });

@@ -44,7 +44,7 @@ async function recordedOnly(who: { id: string }) {
 }
 
 describe('POST /v1/portal/purchases (checkout)', () => {
-  it('answers 202 with the purchase in the §8 shape; a card on file completes it and grows the balance', async () => {
+  it('answers 202 with the purchase in the docs/api.md shape; a card on file completes it and grows the balance', async () => {
     const who = await h.customer({ card: 'pm_card_visa' });
     const before = await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token });
     const res = await h.checkout(who, { creditPackId: h.pack.id, quantity: 2 });

@@ -12,7 +12,7 @@ import { type StripeEmulatorHandle, startStripeEmulator } from '../../tools/stri
 import { config, newWorld, type World } from '../catalog/helpers';
 
 /**
- * DESIGN §8: POST /v1/customers with a stripeCustomerId links an existing Stripe customer, and its
+ * docs/api.md: POST /v1/customers with a stripeCustomerId links an existing Stripe customer, and its
  * default payment method (invoice_settings.default_payment_method) counts as the card on file at once:
  * hasPaymentMethod in the admin answer and in /v1/portal/me, before any purchase.
  *
@@ -91,7 +91,7 @@ async function rowsLinkedTo(stripeCustomerId: string): Promise<number> {
   return row?.n ?? 0;
 }
 
-describe('POST /v1/customers with a stripeCustomerId (DESIGN §8)', () => {
+describe('POST /v1/customers with a stripeCustomerId (docs/api.md)', () => {
   it("records the Stripe customer's default card: hasPaymentMethod in the admin answer and /v1/portal/me", async () => {
     const linked = await stripeCustomer('pm_card_visa');
     const created = await http('POST', '/v1/customers', world.apiKey, {

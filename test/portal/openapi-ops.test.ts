@@ -6,7 +6,7 @@ import { call, config, ok, useHarness } from '../catalog/helpers';
 
 const h = useHarness();
 
-/** The contract of DESIGN §8, plus the portal page's helpers (settings; test-mode routes with the emulator). */
+/** The contract of docs/api.md (served today), plus the portal page's helpers (settings; test-mode routes with the emulator). */
 const contract = [
   'GET /healthz',
   'GET /readyz',

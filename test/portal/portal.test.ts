@@ -198,7 +198,7 @@ describe('GET /v1/portal/me and /v1/portal/balance', () => {
 });
 
 describe('portal purchases and isolation', () => {
-  it('lists and reads only the customer own purchases, in the DESIGN §8 shape', async () => {
+  it('lists and reads only the customer own purchases, in the docs/api.md shape', async () => {
     const w = await newWorld(h.app);
     const pack = await newPack(h.app, w, { credits: 100, price: 1000 });
     const alice = await newCustomer(h.app, w, w.plans.pro.id);

@@ -37,7 +37,7 @@ const cancelableStatuses: readonly PurchaseStatus[] = [
 ];
 
 /**
- * One credit-pack purchase, from checkout to a terminal state (DESIGN §3):
+ * One credit-pack purchase, from checkout to a terminal state (docs/domain.md#the-purchase-workflow):
  *
  *   pending → [awaiting_payment_method] → charging → [requires_action] → crediting → completed
  *   terminal failures: ineligible, expired, failed, refunded, canceled
