@@ -315,6 +315,73 @@ export function defineBehaviourSuite(getTarget: () => BehaviourTarget): void {
     });
   });
 
+  describe('refunds that end later (test cards)', () => {
+    it('4000 0000 0000 5126 (pm_card_refundFail): the refund answers succeeded, then fails and gives the amount back', async () => {
+      const { customer, pm } = await customerWithCard('pm_card_refundFail');
+      const pi = await offSessionCharge(customer.id, pm.id);
+      expect(pi.status).toBe('succeeded');
+      const refund = await s().refunds.create({ payment_intent: pi.id }, { idempotencyKey: key() });
+      expect(refund.status).toBe('succeeded');
+      const failed = await waitFor(
+        async () => {
+          const r = await s().refunds.retrieve(refund.id);
+          return r.status === 'failed' && r;
+        },
+        'the refund to fail',
+        getTarget().eventsDeadlineMs,
+      );
+      expect(failed.failure_reason).toEqual(expect.any(String));
+      const charge = await s().charges.retrieve(pi.latest_charge as string);
+      expect(charge).toMatchObject({ amount_refunded: 0, refunded: false });
+      const updated = await waitFor(
+        async () => {
+          const list = await s().events.list({ type: 'charge.refund.updated', limit: 100 });
+          return list.data.find((e) => (e.data.object as Stripe.Refund).id === refund.id);
+        },
+        'the charge.refund.updated event',
+        getTarget().eventsDeadlineMs,
+      );
+      expect((updated.data.object as Stripe.Refund).status).toBe('failed');
+    });
+  });
+
+  describe('disputes', () => {
+    it('4000 0000 0000 0259 (pm_card_createDispute): the charge succeeds, then is disputed as fraudulent', async () => {
+      const { customer, pm } = await customerWithCard('pm_card_createDispute');
+      const pi = await offSessionCharge(customer.id, pm.id);
+      expect(pi.status).toBe('succeeded');
+      const dispute = await waitFor(
+        async () => (await s().disputes.list({ payment_intent: pi.id })).data[0],
+        'the dispute',
+        getTarget().eventsDeadlineMs,
+      );
+      expect(dispute.id).toMatch(/^dp_/);
+      expect(dispute).toMatchObject({
+        object: 'dispute',
+        charge: pi.latest_charge,
+        payment_intent: pi.id,
+        amount: 1000,
+        currency: 'usd',
+        reason: 'fraudulent',
+        status: 'needs_response',
+      });
+      expect((await s().disputes.retrieve(dispute.id)).id).toBe(dispute.id);
+      expect((await s().disputes.list({ charge: pi.latest_charge as string })).data.map((d) => d.id)).toEqual(
+        [dispute.id],
+      );
+      expect((await s().charges.retrieve(pi.latest_charge as string)).disputed).toBe(true);
+      const created = await waitFor(
+        async () => {
+          const list = await s().events.list({ type: 'charge.dispute.created', limit: 100 });
+          return list.data.find((e) => (e.data.object as Stripe.Dispute).id === dispute.id);
+        },
+        'the charge.dispute.created event',
+        getTarget().eventsDeadlineMs,
+      );
+      expect((created.data.object as Stripe.Dispute).charge).toBe(pi.latest_charge);
+    });
+  });
+
   describe('idempotency', () => {
     it('replays the first response with Idempotent-Replayed, without a second PaymentIntent', async () => {
       const { customer, pm } = await customerWithCard('pm_card_visa');

@@ -328,3 +328,115 @@ describe('state dump and controls', () => {
     expect(body.error.type).toBe('invalid_request_error');
   });
 });
+
+describe('stored errors (a 500 Stripe keeps under the idempotency key)', () => {
+  it('stored_error: the 500 is replayed to every retry with that key while the key lives; nothing is created; another key executes', async () => {
+    const card = await savedCard();
+    await fx.control('POST', '/_emulator/faults', { match: piCreate, action: { type: 'stored_error' } });
+    const k = `purchase-${randomUUID()}`;
+    const first = await errorOf(() => charge(fx.stripe, card, k));
+    expect(first.statusCode).toBe(500);
+    expect(first.type).toBe('StripeAPIError');
+    expect((await fx.state()).paymentIntents).toEqual([]);
+
+    // the fault is spent (times: 1), yet the same key keeps answering the stored 500
+    for (let i = 0; i < 2; i++) {
+      const again = await errorOf(() => charge(fx.stripe, card, k));
+      expect(again.statusCode).toBe(500);
+      expect(again.headers?.['idempotent-replayed']).toBe('true');
+      expect(again.message).toBe(first.message);
+    }
+    let state = await fx.state();
+    expect(state.paymentIntents).toEqual([]);
+    expect(state.charges).toEqual([]);
+    expect(
+      state.events.filter((e) => !e.type.startsWith('customer.') && !e.type.startsWith('payment_method.')),
+    ).toEqual([]);
+    const creates = state.requests.filter((r) => r.path === '/v1/payment_intents' && r.method === 'POST');
+    expect(creates.map((r) => [r.status, r.fault, r.replayed])).toEqual([
+      [500, 'stored_error', false],
+      [500, null, true],
+      [500, null, true],
+    ]);
+
+    // another key executes normally
+    const other = await charge(fx.stripe, card, `purchase-${randomUUID()}`);
+    expect(other.status).toBe('succeeded');
+    state = await fx.state();
+    expect(state.paymentIntents.map((pi) => pi.id)).toEqual([other.id]);
+    expect((await errorOf(() => charge(fx.stripe, card, k))).statusCode).toBe(500);
+  });
+
+  it('stored_error with another 5xx status; the unstored status fault leaves the key free (the difference)', async () => {
+    const card = await savedCard();
+    await fx.control('POST', '/_emulator/faults', {
+      match: piCreate,
+      action: { type: 'stored_error', status: 503 },
+    });
+    const k1 = `k-${randomUUID()}`;
+    expect((await errorOf(() => charge(fx.stripe, card, k1))).statusCode).toBe(503);
+    expect((await errorOf(() => charge(fx.stripe, card, k1))).statusCode).toBe(503);
+
+    await fx.control('POST', '/_emulator/faults', {
+      match: piCreate,
+      action: { type: 'status', status: 500 },
+    });
+    const k2 = `k-${randomUUID()}`;
+    expect((await errorOf(() => charge(fx.stripe, card, k2))).statusCode).toBe(500);
+    expect((await charge(fx.stripe, card, k2)).status).toBe('succeeded');
+  });
+
+  it('rejects a stored_error status below 500', async () => {
+    await expect(
+      fx.control('POST', '/_emulator/faults', {
+        match: piCreate,
+        action: { type: 'stored_error', status: 402 },
+      }),
+    ).rejects.toThrow(/answered 400/);
+  });
+});
+
+describe('expiring idempotency keys (as after 24 h)', () => {
+  it('expires the keys with a prefix: a reused key executes afresh; other keys still replay', async () => {
+    const card = await savedCard();
+    const first = await charge(fx.stripe, card, 'pur_A:charge');
+    const other = await charge(fx.stripe, card, 'pur_B:charge');
+    const keys = await fx.control<{ keys: { key: string; state: string; status: number }[] }>(
+      'GET',
+      '/_emulator/idempotency',
+    );
+    // (the SDK gives its own key, stripe-node-retry-…, to the customer and attach calls)
+    expect(keys.keys.filter((k) => k.key.startsWith('pur_')).map((k) => [k.key, k.state, k.status])).toEqual([
+      ['pur_A:charge', 'done', 200],
+      ['pur_B:charge', 'done', 200],
+    ]);
+
+    const none = await fx.control<{ expired: string[] }>('POST', '/_emulator/idempotency/expire', {
+      prefix: 'pur_C',
+    });
+    expect(none.expired).toEqual([]);
+    expect((await charge(fx.stripe, card, 'pur_A:charge')).id).toBe(first.id);
+
+    const some = await fx.control<{ expired: string[] }>('POST', '/_emulator/idempotency/expire', {
+      prefix: 'pur_A',
+    });
+    expect(some.expired).toEqual(['pur_A:charge']);
+    const afresh = await charge(fx.stripe, card, 'pur_A:charge', 2000); // other parameters too: a new request
+    expect(afresh.id).not.toBe(first.id);
+    expect((afresh.lastResponse.headers as Record<string, string>)['idempotent-replayed']).toBeUndefined();
+    expect((await charge(fx.stripe, card, 'pur_B:charge')).id).toBe(other.id);
+    expect((await fx.state()).paymentIntents).toHaveLength(3);
+  });
+
+  it('expires every key without a prefix, a stored 500 included', async () => {
+    const card = await savedCard();
+    await fx.control('POST', '/_emulator/faults', { match: piCreate, action: { type: 'stored_error' } });
+    expect((await errorOf(() => charge(fx.stripe, card, 'k-500'))).statusCode).toBe(500);
+    await charge(fx.stripe, card, 'k-ok');
+    const all = await fx.control<{ expired: string[] }>('POST', '/_emulator/idempotency/expire', {});
+    expect(all.expired.filter((k) => k.startsWith('k-')).sort()).toEqual(['k-500', 'k-ok']);
+    expect((await fx.control<{ keys: unknown[] }>('GET', '/_emulator/idempotency')).keys).toEqual([]);
+    expect((await charge(fx.stripe, card, 'k-500')).status).toBe('succeeded');
+    expect((await fx.state()).paymentIntents).toHaveLength(2);
+  });
+});

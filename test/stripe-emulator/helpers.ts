@@ -88,6 +88,7 @@ export interface EmulatorState {
   })[];
   charges: Stripe.Charge[];
   refunds: Stripe.Refund[];
+  disputes: Stripe.Dispute[];
   events: Stripe.Event[];
   customers: Stripe.Customer[];
   paymentMethods: Stripe.PaymentMethod[];

@@ -51,6 +51,68 @@ describe('the emulator state file', () => {
     expect(JSON.parse(readFileSync(stateFile, 'utf8')).store.paymentIntents).toHaveLength(2);
   });
 
+  it('keeps disputes and refund statuses across a restart; reads a file written before disputes existed', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
+    const first = await startStripeEmulator({ stateFile });
+    const stripe = createStripeAt(first.url);
+    const disputed = await stripe.paymentIntents.create({
+      amount: 1500,
+      currency: 'usd',
+      payment_method: 'pm_card_createDispute',
+      confirm: true,
+    });
+    const refundFails = await stripe.paymentIntents.create({
+      amount: 900,
+      currency: 'usd',
+      payment_method: 'pm_card_refundFail',
+      confirm: true,
+    });
+    const refund = await stripe.refunds.create({ payment_intent: refundFails.id });
+    const dispute = (await stripe.disputes.list({ payment_intent: disputed.id })).data[0]!;
+    await first.close();
+
+    const second = await startStripeEmulator({ stateFile });
+    try {
+      const again = createStripeAt(second.url);
+      expect(await again.disputes.retrieve(dispute.id)).toMatchObject({
+        status: 'needs_response',
+        charge: disputed.latest_charge,
+      });
+      expect((await again.charges.retrieve(disputed.latest_charge as string)).disputed).toBe(true);
+      expect((await again.refunds.retrieve(refund.id)).status).toBe('failed');
+      // reset clears disputes like every other object
+      await fetch(`${second.url}/_emulator/reset`, { method: 'POST' });
+      expect((await again.disputes.list()).data).toEqual([]);
+    } finally {
+      await second.close();
+    }
+
+    // A file saved before disputes existed: no `disputes`, charges without `disputed`.
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8'));
+    const old = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
+    const first2 = await startStripeEmulator({ stateFile: old });
+    const charged = await createStripeAt(first2.url).paymentIntents.create({
+      amount: 700,
+      currency: 'usd',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
+    await first2.close();
+    const content = JSON.parse(readFileSync(old, 'utf8'));
+    delete content.store.disputes;
+    for (const [, c] of content.store.charges) delete c.disputed;
+    writeFileSync(old, JSON.stringify(content));
+    expect(saved.version).toBe(content.version);
+    const third = await startStripeEmulator({ stateFile: old });
+    try {
+      const s3 = createStripeAt(third.url);
+      expect((await s3.charges.retrieve(charged.latest_charge as string)).disputed).toBe(false);
+      expect((await s3.disputes.list()).data).toEqual([]);
+    } finally {
+      await third.close();
+    }
+  });
+
   it('refuses an unreadable state file, naming it, instead of starting empty', async () => {
     const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
     writeFileSync(stateFile, '{"version":1,"store":');

@@ -6,6 +6,10 @@
  *  - `decline` (0002, 9995, …): setup and charges decline with the card's decline code;
  *  - `authenticate_always` (3184): 3-D Secure on setup and on every charge, even after setup;
  *  - `authenticate_on_setup` (3155): 3-D Secure on setup; off-session charges after an authenticated setup succeed.
+ * and, for cards whose charges succeed, what happens afterwards:
+ *  - `afterCharge: 'dispute'` (0259): the charge is disputed as `fraudulent` (status `needs_response`);
+ *  - `refund: 'fail'` (5126): a refund is `succeeded` at first, then `failed` (asynchronous failure);
+ *  - `refund: 'pending'` (7726): a refund is `pending` at first, then `succeeded` (asynchronous success).
  */
 
 export type CardBehavior =
@@ -21,6 +25,8 @@ export interface TestCard {
   funding: 'credit' | 'debit';
   behavior: CardBehavior;
   declineCode?: string;
+  afterCharge?: 'dispute';
+  refund?: 'fail' | 'pending';
   tokens: string[];
 }
 
@@ -95,6 +101,30 @@ export const testCards: TestCard[] = [
     funding: 'credit',
     behavior: 'authenticate_on_setup',
     tokens: ['pm_card_authenticationRequiredOnSetup', 'tok_authenticationRequiredOnSetup'],
+  },
+  {
+    number: '4000000000000259',
+    brand: 'visa',
+    funding: 'credit',
+    behavior: 'succeed',
+    afterCharge: 'dispute',
+    tokens: ['pm_card_createDispute', 'tok_createDispute'],
+  },
+  {
+    number: '4000000000005126',
+    brand: 'visa',
+    funding: 'credit',
+    behavior: 'succeed',
+    refund: 'fail',
+    tokens: ['pm_card_refundFail', 'tok_refundFail'],
+  },
+  {
+    number: '4000000000007726',
+    brand: 'visa',
+    funding: 'credit',
+    behavior: 'succeed',
+    refund: 'pending',
+    tokens: ['pm_card_pendingRefund', 'tok_pendingRefund'],
   },
 ];
 

@@ -14,6 +14,13 @@ export interface RequestContext {
   emit(type: string, object: unknown, previousAttributes?: Record<string, unknown>): void;
   /** marks a PaymentIntent as concerned by this request (for the per-PaymentIntent request counter) */
   touchPaymentIntent(id: string): void;
+  /**
+   * Something Stripe does later, on its own (a test card's dispute, a refund's final status): runs once this
+   * request's answer is computed, at once or after the emulator's async delay (or never, when the delay is
+   * `manual`: a test then acts through the control API), with a context that has no request (its events
+   * carry `request: { id: null }`).
+   */
+  defer(job: (ctx: RequestContext) => void): void;
 }
 
 export interface Route {

@@ -2,10 +2,12 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { testCards } from './cards';
-import type { Emulator } from './emulator';
-import { StripeApiError } from './errors';
+import { DEFAULT_API_VERSION, type Emulator } from './emulator';
+import { resourceMissing, StripeApiError } from './errors';
+import { closeDispute, disputeReasons, openDispute } from './resources/disputes';
 import { authenticatePaymentIntent } from './resources/payment-intents';
 import { paymentMethodFromNumber } from './resources/payment-methods';
+import { settleRefund } from './resources/refunds';
 import { authenticateSetupIntent } from './resources/setup-intents';
 import { clone } from './state';
 
@@ -21,6 +23,29 @@ const authenticateSchema = z.object({ outcome: z.enum(['succeed', 'fail']) });
 const declineChargesSchema = z.object({
   decline_code: z.enum(['insufficient_funds', 'generic_decline', 'lost_card']),
 });
+const openDisputeSchema = z.object({
+  reason: z.enum(disputeReasons).optional(),
+  amount: z.number().int().positive().optional(),
+});
+const closeDisputeSchema = z.object({ outcome: z.enum(['won', 'lost']) });
+const settleRefundSchema = z.object({
+  outcome: z.enum(['succeeded', 'failed']),
+  failure_reason: z
+    .enum([
+      'lost_or_stolen_card',
+      'expired_or_canceled_card',
+      'charge_for_pending_refund_disputed',
+      'insufficient_funds',
+      'declined',
+      'merchant_request',
+      'unknown',
+    ])
+    .optional(),
+});
+const asyncSchema = z.object({
+  delayMs: z.union([z.number().int().nonnegative().max(600_000), z.literal('manual')]),
+});
+const expireSchema = z.object({ prefix: z.string().min(1).optional() });
 const cardSchema = z.object({
   number: z.string().min(12),
   exp_month: z.number().int().min(1).max(12).optional(),
@@ -76,6 +101,17 @@ function route(emulator: Emulator, method: string, path: string, input: unknown)
       return { ok: true };
     case 'GET /_emulator/cards':
       return { cards: testCards };
+    case 'POST /_emulator/async': {
+      const { delayMs } = asyncSchema.parse(input);
+      emulator.asyncDelayMs = delayMs;
+      return { delayMs };
+    }
+    case 'GET /_emulator/idempotency':
+      return { keys: emulator.idempotency.list() };
+    case 'POST /_emulator/idempotency/expire': {
+      const { prefix } = expireSchema.parse(input);
+      return { expired: emulator.idempotency.expire(prefix) };
+    }
     case 'GET /_emulator/faults':
       return { faults: emulator.faults.list };
     case 'POST /_emulator/faults':
@@ -147,22 +183,58 @@ function route(emulator: Emulator, method: string, path: string, input: unknown)
     }
     const info = emulator.store.cardInfo.get(id);
     emulator.store.cardInfo.set(id, {
+      ...info,
       behavior: 'decline_after_attach',
       declineCode: decline_code,
       setupAuthenticated: info?.setupAuthenticated ?? false,
     });
     return { id, declineCharges: decline_code };
   }
+  const objectMatch = /^\/_emulator\/(charges|disputes|refunds|payment_intents)\/([^/]+)\/([a-z_]+)$/.exec(
+    path,
+  );
+  if (method === 'POST' && objectMatch) {
+    const [, kind, id, action] = objectMatch as unknown as [string, string, string, string];
+    const store = emulator.store;
+    const { ctx, deferred } = emulator.context(null, null);
+    let result: unknown;
+    if (kind === 'charges' && action === 'dispute') {
+      const opts = openDisputeSchema.parse(input);
+      const charge = store.charges.get(id);
+      if (!charge) throw resourceMissing('charge', id);
+      result = openDispute(ctx, charge, opts);
+    } else if (kind === 'disputes' && action === 'close') {
+      const { outcome } = closeDisputeSchema.parse(input);
+      const dispute = store.disputes.get(id);
+      if (!dispute) throw resourceMissing('dispute', id);
+      result = closeDispute(ctx, dispute, outcome);
+    } else if (kind === 'refunds' && action === 'settle') {
+      const { outcome, failure_reason } = settleRefundSchema.parse(input);
+      const refund = store.refunds.get(id);
+      if (!refund) throw resourceMissing('refund', id);
+      result = settleRefund(ctx, refund, outcome, failure_reason);
+    } else if (kind === 'payment_intents' && action === 'pend_next_refund') {
+      if (!store.paymentIntents.has(id)) throw resourceMissing('payment_intent', id);
+      store.pendNextRefund.add(id);
+      result = { payment_intent: id, pendNextRefund: true };
+    }
+    if (result !== undefined) {
+      emulator.runDeferred(deferred, DEFAULT_API_VERSION);
+      return clone(result);
+    }
+  }
   const authMatch = /^\/_emulator\/(payment_intents|setup_intents)\/([^/]+)\/authenticate$/.exec(path);
   if (method === 'POST' && authMatch) {
     const { outcome } = authenticateSchema.parse(input);
-    const { ctx } = emulator.context(null, null);
+    const { ctx, deferred } = emulator.context(null, null);
     const id = authMatch[2]!;
     if (authMatch[1] === 'payment_intents') {
       const pi = emulator.store.paymentIntents.get(id);
       if (!pi) return { error: `no PaymentIntent ${id}` };
       emulator.store.stats(id).confirmations++;
-      return authenticatePaymentIntent(ctx, pi, outcome);
+      const answer = clone(authenticatePaymentIntent(ctx, pi, outcome));
+      emulator.runDeferred(deferred, DEFAULT_API_VERSION);
+      return answer;
     }
     const si = emulator.store.setupIntents.get(id);
     if (!si) return { error: `no SetupIntent ${id}` };

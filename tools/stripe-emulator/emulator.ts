@@ -37,6 +37,12 @@ export interface StripeEmulatorOptions {
   log?: (line: string) => void;
   /** keep the account in this JSON file across restarts (state-file.ts); default: in memory only */
   stateFile?: string;
+  /**
+   * When Stripe's later, unprompted outcomes happen (a test card's dispute, a refund that ends `failed` or
+   * `succeeded`): 0 (default) = at once, right after the request's answer is computed (the answer shows the
+   * first state); n = n ms later; 'manual' = never on their own (tests act through the control API).
+   */
+  asyncDelayMs?: number | 'manual';
 }
 
 export interface StripeEmulatorHandle {
@@ -53,8 +59,12 @@ export class Emulator {
   /** distinct request shapes accepted (test-only; kept across resets) */
   shapes = new ShapeLog();
   webhooks: WebhookDispatcher;
+  /** see StripeEmulatorOptions.asyncDelayMs; changed at runtime by `POST /_emulator/async` */
+  asyncDelayMs: number | 'manual';
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: StripeEmulatorOptions) {
+    this.asyncDelayMs = options.asyncDelayMs ?? 0;
     this.webhooks = new WebhookDispatcher({
       retryBaseMs: options.webhookRetryBaseMs ?? 1000,
       maxAttempts: options.webhookMaxAttempts ?? 8,
@@ -72,6 +82,42 @@ export class Emulator {
     this.faults.clear();
     this.idempotency.clear();
     this.webhooks.reset();
+    this.cancelTimers();
+    this.asyncDelayMs = this.options.asyncDelayMs ?? 0;
+  }
+
+  cancelTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  /**
+   * Runs the later outcomes a request deferred (RequestContext.defer) according to `asyncDelayMs`; each
+   * gets a context without a request. A job scheduled before a reset never runs into the new account.
+   */
+  runDeferred(jobs: ((ctx: RequestContext) => void)[], apiVersion: string): void {
+    if (jobs.length === 0 || this.asyncDelayMs === 'manual') return;
+    const store = this.store;
+    const run = () => {
+      if (this.store !== store) return;
+      const { ctx, deferred } = this.context(null, null, {}, apiVersion);
+      for (const job of jobs) job(ctx);
+      this.runDeferred(deferred, apiVersion);
+    };
+    if (this.asyncDelayMs === 0) {
+      run();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      try {
+        run();
+      } catch (error) {
+        this.options.log?.(`deferred outcome failed: ${String(error)}`);
+      }
+    }, this.asyncDelayMs);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   /** A context for work not caused by an API request (test-only control routes): events carry no request. */
@@ -82,6 +128,7 @@ export class Emulator {
     apiVersion = DEFAULT_API_VERSION,
   ) {
     const touched = new Set<string>();
+    const deferred: ((ctx: RequestContext) => void)[] = [];
     const ctx: RequestContext = {
       store: this.store,
       params,
@@ -110,8 +157,11 @@ export class Emulator {
           this.store.stats(id).requests++;
         }
       },
+      defer: (job) => {
+        deferred.push(job);
+      },
     };
-    return { ctx, touched };
+    return { ctx, touched, deferred };
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -296,11 +346,20 @@ export class Emulator {
     let status: number;
     let payload: unknown;
     let saved = true;
+    let deferred: ((ctx: RequestContext) => void)[] = [];
     try {
       const params = parseParams(matched.route.spec, raw);
-      const { ctx } = this.context(requestId, idempotencyKey, params, apiVersion);
-      ctx.pathParams = matched.pathParams;
-      const result = matched.route.handler(ctx);
+      if (fault?.action.type === 'stored_error') {
+        // Stripe failed while executing: nothing happened, but the answer is the key's answer from now on.
+        throw new StripeApiError(fault.action.status, {
+          type: 'api_error',
+          message: 'An unknown error occurred',
+        });
+      }
+      const made = this.context(requestId, idempotencyKey, params, apiVersion);
+      deferred = made.deferred;
+      made.ctx.pathParams = matched.pathParams;
+      const result = matched.route.handler(made.ctx);
       status = 200;
       payload = clone(result);
     } catch (e) {
@@ -329,6 +388,7 @@ export class Emulator {
       if (saved) this.idempotency.complete(apiKey, idempotencyKey, status, payload);
       else this.idempotency.abandon(apiKey, idempotencyKey);
     }
+    this.runDeferred(deferred, apiVersion);
     if (fault?.action.type === 'drop_after') {
       logEntry.status = null;
       req.socket.destroy();
@@ -396,6 +456,7 @@ export async function startStripeEmulator(
     close: () =>
       new Promise<void>((resolve, reject) => {
         emulator.webhooks.reset();
+        emulator.cancelTimers();
         server.close((err) => {
           try {
             stateFile?.stop(); // saved whether or not the server closed cleanly

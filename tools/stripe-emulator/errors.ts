@@ -83,6 +83,7 @@ const resourceNames: Record<string, string> = {
   payment_intent: 'payment_intent',
   charge: 'charge',
   refund: 'refund',
+  dispute: 'dispute',
   event: 'event',
 };
 

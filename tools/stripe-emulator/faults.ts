@@ -1,6 +1,7 @@
 /**
  * Fault injection for tests: the next N API requests matching a method and path answer an error status
- * (500, 429 with Retry-After, …), stall, or lose their connection before or after taking effect.
+ * (500, 429 with Retry-After, …), stall, lose their connection before or after taking effect, or fail with a
+ * 500 that Stripe stores under the request's idempotency key (`stored_error`).
  */
 import { z } from 'zod';
 import { newId } from './ids';
@@ -26,6 +27,11 @@ export const faultSchema = z.object({
     z.object({ type: z.literal('stall'), ms: z.number().int().nonnegative().max(600_000) }),
     z.object({ type: z.literal('drop_before') }),
     z.object({ type: z.literal('drop_after') }),
+    /**
+     * Stripe failed while executing: the request takes no effect, but its answer (default 500 `api_error`) is
+     * stored under its Idempotency-Key and replayed to every retry with that key while the key lives.
+     */
+    z.object({ type: z.literal('stored_error'), status: z.number().int().min(500).max(599).default(500) }),
   ]),
 });
 

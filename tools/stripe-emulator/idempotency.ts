@@ -80,6 +80,33 @@ export class IdempotencyStore {
     this.entries.clear();
   }
 
+  /**
+   * Test-only: forgets the finished keys (all, or those starting with `prefix`), as Stripe forgets a key after
+   * 24 h, so a request reusing one executes afresh. A key whose first request is still running is kept.
+   * Returns the keys expired.
+   */
+  expire(prefix?: string): string[] {
+    const expired: string[] = [];
+    for (const [id, entry] of this.entries) {
+      const key = id.slice(id.indexOf('\u0000') + 1);
+      if (entry.state !== 'done' || (prefix !== undefined && !key.startsWith(prefix))) continue;
+      this.entries.delete(id);
+      expired.push(key);
+    }
+    return expired;
+  }
+
+  /** Test-only: the keys held (not their answers), for the control API. */
+  list(): { key: string; endpoint: string; state: Entry['state']; status: number; createdAt: number }[] {
+    return [...this.entries].map(([id, e]) => ({
+      key: id.slice(id.indexOf('\u0000') + 1),
+      endpoint: e.endpoint,
+      state: e.state,
+      status: e.status,
+      createdAt: e.createdAt,
+    }));
+  }
+
   /** The finished entries (a request still in flight is not an answer to keep), for a state file. */
   snapshot(): [string, Entry][] {
     const now = Date.now();

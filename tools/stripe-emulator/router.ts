@@ -1,5 +1,6 @@
 import type { Route } from './context';
 import { customerRoutes } from './resources/customers';
+import { disputeRoutes } from './resources/disputes';
 import { eventRoutes } from './resources/events';
 import { chargeRoutes, paymentIntentRoutes } from './resources/payment-intents';
 import { paymentMethodRoutes } from './resources/payment-methods';
@@ -19,6 +20,7 @@ const compiled: CompiledRoute[] = [
   ...paymentIntentRoutes,
   ...chargeRoutes,
   ...refundRoutes,
+  ...disputeRoutes,
   ...eventRoutes,
 ].map((route) => {
   const names: string[] = [];

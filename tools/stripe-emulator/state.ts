@@ -155,6 +155,8 @@ export interface Charge {
   payment_intent: string;
   payment_method: string;
   refunded: boolean;
+  /** true once a dispute was opened on the charge (stays true whatever the dispute's outcome) */
+  disputed: boolean;
   status: 'succeeded' | 'failed';
 }
 
@@ -168,7 +170,46 @@ export interface Refund {
   metadata: Metadata;
   payment_intent: string;
   reason: string | null;
-  status: 'succeeded';
+  status: RefundStatus;
+  /** only while `pending` (API 2025-04-30): `processing` */
+  pending_reason?: 'processing' | 'insufficient_funds' | 'charge_pending';
+  /** only once `failed` */
+  failure_reason?: string;
+}
+
+export type RefundStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
+
+export type DisputeStatus =
+  | 'warning_needs_response'
+  | 'warning_under_review'
+  | 'warning_closed'
+  | 'needs_response'
+  | 'under_review'
+  | 'won'
+  | 'lost';
+
+export interface Dispute {
+  id: string;
+  object: 'dispute';
+  amount: number;
+  balance_transactions: unknown[];
+  charge: string;
+  created: number;
+  currency: string;
+  enhanced_eligibility_types: string[];
+  evidence: Record<string, string | null>;
+  evidence_details: { due_by: number; has_evidence: boolean; past_due: boolean; submission_count: number };
+  is_charge_refundable: boolean;
+  livemode: false;
+  metadata: Metadata;
+  network_reason_code: string | null;
+  payment_intent: string | null;
+  payment_method_details: {
+    type: 'card';
+    card: { brand: string; case_type: 'chargeback'; network_reason_code: string | null };
+  };
+  reason: string;
+  status: DisputeStatus;
 }
 
 export interface StripeEvent {
@@ -187,6 +228,9 @@ export interface StripeEvent {
 export interface CardInfo {
   behavior: CardBehavior;
   declineCode?: string;
+  /** a test card whose charges are disputed (0259) or whose refunds end asynchronously (5126, 7726) */
+  afterCharge?: 'dispute';
+  refund?: 'fail' | 'pending';
   /** set when a SetupIntent with 3-D Secure completed for this PaymentMethod */
   setupAuthenticated: boolean;
 }
@@ -222,6 +266,8 @@ export interface StoreSnapshot {
   piStats: [string, PaymentIntentStats][];
   charges: [string, Charge][];
   refunds: [string, Refund][];
+  /** absent in state files written before disputes existed */
+  disputes?: [string, Dispute][];
   events: [string, StripeEvent][];
 }
 
@@ -234,8 +280,11 @@ export class Store {
   piStats = new Map<string, PaymentIntentStats>();
   charges = new Map<string, Charge>();
   refunds = new Map<string, Refund>();
+  disputes = new Map<string, Dispute>();
   events = new Map<string, StripeEvent>();
   requestLog: RequestLogEntry[] = [];
+  /** test control (not saved): PaymentIntents whose next refund stays `pending` until a test settles it */
+  pendNextRefund = new Set<string>();
 
   stats(piId: string): PaymentIntentStats {
     let s = this.piStats.get(piId);
@@ -262,6 +311,7 @@ export class Store {
       piStats: [...this.piStats],
       charges: [...this.charges],
       refunds: [...this.refunds],
+      disputes: [...this.disputes],
       events: [...this.events],
     };
   }
@@ -274,8 +324,10 @@ export class Store {
     store.setupIntents = new Map(snapshot.setupIntents);
     store.paymentIntents = new Map(snapshot.paymentIntents);
     store.piStats = new Map(snapshot.piStats);
-    store.charges = new Map(snapshot.charges);
+    // Charges saved before disputes existed lack `disputed`.
+    store.charges = new Map(snapshot.charges.map(([id, c]) => [id, { ...c, disputed: c.disputed ?? false }]));
     store.refunds = new Map(snapshot.refunds);
+    store.disputes = new Map(snapshot.disputes ?? []);
     store.events = new Map(snapshot.events);
     return store;
   }
@@ -289,6 +341,7 @@ export class Store {
       paymentIntents: values(this.paymentIntents).map((pi) => ({ ...pi, _emulator: this.stats(pi.id) })),
       charges: values(this.charges),
       refunds: values(this.refunds),
+      disputes: values(this.disputes),
       events: values(this.events),
       requests: this.requestLog,
       counters: {
@@ -298,6 +351,7 @@ export class Store {
         paymentIntents: this.paymentIntents.size,
         charges: this.charges.size,
         refunds: this.refunds.size,
+        disputes: this.disputes.size,
         events: this.events.size,
         requests: this.requestLog.length,
         replays: this.requestLog.filter((r) => r.replayed).length,

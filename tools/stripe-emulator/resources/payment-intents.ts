@@ -12,6 +12,7 @@ import { newId, nowSeconds, randomToken } from '../ids';
 import { mergeMetadata } from '../params';
 import { type Charge, clone, type PaymentIntent, type PaymentMethod, type Store } from '../state';
 import { getCustomer } from './customers';
+import { openDispute } from './disputes';
 import { attachPaymentMethod, cardInfo, resolvePaymentMethod } from './payment-methods';
 import { threeDSecureAction } from './setup-intents';
 
@@ -78,6 +79,7 @@ function createCharge(
     payment_intent: pi.id,
     payment_method: pm.id,
     refunded: false,
+    disputed: false,
     status: ok ? 'succeeded' : 'failed',
   };
   ctx.store.charges.set(charge.id, charge);
@@ -96,6 +98,14 @@ function succeed(ctx: RequestContext, pi: PaymentIntent, pm: PaymentMethod): Pay
   if (pi.setup_future_usage && pi.customer && pm.customer === null) attachPaymentMethod(ctx, pm, pi.customer);
   ctx.emit('charge.succeeded', clone(charge));
   ctx.emit('payment_intent.succeeded', clone(pi));
+  if (cardInfo(ctx.store, pm.id).afterCharge === 'dispute') {
+    // 0259: the issuer disputes the charge as fraudulent shortly after it succeeded.
+    const chargeId = charge.id;
+    ctx.defer((later) => {
+      const c = later.store.charges.get(chargeId);
+      if (c && !c.disputed) openDispute(later, c);
+    });
+  }
   return pi;
 }
 

@@ -40,6 +40,8 @@ export function createCardPaymentMethod(
   };
   const info: CardInfo = { behavior: card.behavior, setupAuthenticated: false };
   if (card.declineCode) info.declineCode = card.declineCode;
+  if (card.afterCharge) info.afterCharge = card.afterCharge;
+  if (card.refund) info.refund = card.refund;
   store.paymentMethods.set(pm.id, pm);
   store.cardInfo.set(pm.id, info);
   return pm;
