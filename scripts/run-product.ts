@@ -42,6 +42,18 @@ function runChild(name: string, entry: string): boolean {
   return true;
 }
 
+/** The SDK's three lines (packages/sdk, docs/sdk.md), printed right after the curl example. */
+function withSdkExample(lines: string[], apiKey: string, portalUrl: string): string[] {
+  const at = lines.findIndex((line) => line.includes('curl ')) + 1 || lines.length;
+  return [
+    ...lines.slice(0, at),
+    `    or with the SDK (docs/sdk.md): import { CreditPacks } from '@credit-packs/sdk';`,
+    `    const client = new CreditPacks({ apiKey: '${apiKey}', baseUrl: '${portalUrl}' });`,
+    `    const packs = await client.creditPacks.list(); // { success: true, data: [...] }`,
+    ...lines.slice(at),
+  ];
+}
+
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -88,7 +100,8 @@ async function main(): Promise<void> {
   const sql = createSql(config.databaseUrl, { maxConnections: 2, applicationName: 'credit-pack-demo-data' });
   let demoSummary: string[];
   try {
-    demoSummary = formatDemoData(await loadDemoData({ sql, config }));
+    const demo = await loadDemoData({ sql, config });
+    demoSummary = withSdkExample(formatDemoData(demo), demo.apiKey, demo.portalUrl);
   } finally {
     await sql.end({ timeout: 5 });
   }

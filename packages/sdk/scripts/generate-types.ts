@@ -28,11 +28,26 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The error codes, which the document lists in its description ("… error codes: a, b, c."), not as a
+ * schema enum: the answers' `error.code` is a plain string there.
+ */
+function errorCodesOf(document: object): string[] {
+  const description = (document as { info?: { description?: unknown } }).info?.description;
+  const match = typeof description === 'string' ? /error codes: ([a-z_, ]+)\./.exec(description) : null;
+  if (!match) throw new Error('The OpenAPI document\'s info.description no longer lists "error codes: …."');
+  return match[1]!.split(',').map((code) => code.trim());
+}
+
 /** The TypeScript source of the types for `document` (an OpenAPI 3.1 document, parsed). */
 export async function generateTypes(document: object): Promise<string> {
   const ast = await openapiTS(sortKeys(document) as Parameters<typeof openapiTS>[0], {
     alphabetize: true,
     exportType: true,
   });
-  return `${HEADER}${astToString(ast).trimEnd()}\n`;
+  const codes = errorCodesOf(document)
+    .map((code) => `    | "${code}"`)
+    .join('\n');
+  const errorCodes = `/** The error codes the API answers with (listed in the document's info.description). */\nexport type ApiErrorCode =\n${codes};`;
+  return `${HEADER}${astToString(ast).trimEnd()}\n\n${errorCodes}\n`;
 }

@@ -1,4 +1,4 @@
-import type { paths } from './generated/openapi.js';
+import type { ApiErrorCode, paths } from './generated/openapi.js';
 
 /**
  * The API's shapes, taken from the generated OpenAPI types (./generated/openapi.ts), so they follow
@@ -27,43 +27,9 @@ export type QueryOf<P extends keyof paths, M extends keyof paths[P]> =
 
 // Envelope ------------------------------------------------------------------------------------------
 
-/** Error codes the API answers with (docs/api.md#errors), plus the SDK's own for answers that never came. */
+/** The API's error codes (docs/api.md#errors, generated), plus the SDK's own for answers that never came. */
 export type ErrorCode =
-  | 'validation_failed'
-  | 'invalid_json'
-  | 'idempotency_key_missing'
-  | 'unauthorized'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'plan_not_found'
-  | 'customer_not_found'
-  | 'subscription_not_found'
-  | 'credit_pack_not_found'
-  | 'purchase_not_found'
-  | 'credit_pack_name_taken'
-  | 'plan_name_taken'
-  | 'credit_pack_archived'
-  | 'stripe_customer_taken'
-  | 'stripe_customer_not_found'
-  | 'subscription_exists'
-  | 'purchase_not_cancelable'
-  | 'purchase_not_waiting'
-  | 'idempotency_key_reused'
-  | 'plan_not_credits_based'
-  | 'pack_not_visible'
-  | 'subscription_inactive'
-  | 'subscription_past_due'
-  | 'subscription_canceled'
-  | 'subscription_ended'
-  | 'quantity_exceeds_limit'
-  | 'no_payment_method'
-  | 'card_declined'
-  | 'authentication_required'
-  | 'payment_failed'
-  | 'internal_error'
-  | 'service_unavailable'
+  | ApiErrorCode
   // the SDK's own: no answer (connection refused or reset), no answer in time, an answer that is not the envelope
   | 'connection_error'
   | 'timeout'

@@ -2621,3 +2621,41 @@ export type components = {
 };
 export type $defs = Record<string, never>;
 export type operations = Record<string, never>;
+
+/** The error codes the API answers with (listed in the document's info.description). */
+export type ApiErrorCode =
+    | "validation_failed"
+    | "invalid_json"
+    | "idempotency_key_missing"
+    | "unauthorized"
+    | "not_found"
+    | "method_not_allowed"
+    | "payload_too_large"
+    | "unsupported_media_type"
+    | "plan_not_found"
+    | "customer_not_found"
+    | "subscription_not_found"
+    | "credit_pack_not_found"
+    | "purchase_not_found"
+    | "credit_pack_name_taken"
+    | "plan_name_taken"
+    | "credit_pack_archived"
+    | "stripe_customer_taken"
+    | "stripe_customer_not_found"
+    | "subscription_exists"
+    | "purchase_not_cancelable"
+    | "purchase_not_waiting"
+    | "idempotency_key_reused"
+    | "plan_not_credits_based"
+    | "pack_not_visible"
+    | "subscription_inactive"
+    | "subscription_past_due"
+    | "subscription_canceled"
+    | "subscription_ended"
+    | "quantity_exceeds_limit"
+    | "no_payment_method"
+    | "card_declined"
+    | "authentication_required"
+    | "payment_failed"
+    | "internal_error"
+    | "service_unavailable";
