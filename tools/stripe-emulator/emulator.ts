@@ -101,7 +101,14 @@ export class Emulator {
     const run = () => {
       if (this.store !== store) return;
       const { ctx, deferred } = this.context(null, null, {}, apiVersion);
-      for (const job of jobs) job(ctx);
+      for (const job of jobs) {
+        try {
+          job(ctx);
+        } catch (error) {
+          // A later outcome that no longer applies (its object changed meanwhile) is dropped, never the answer.
+          this.options.log?.(`deferred outcome dropped: ${String(error)}`);
+        }
+      }
       this.runDeferred(deferred, apiVersion);
     };
     if (this.asyncDelayMs === 0) {
@@ -110,11 +117,7 @@ export class Emulator {
     }
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      try {
-        run();
-      } catch (error) {
-        this.options.log?.(`deferred outcome failed: ${String(error)}`);
-      }
+      run();
     }, this.asyncDelayMs);
     timer.unref();
     this.timers.add(timer);
