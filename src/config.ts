@@ -11,9 +11,27 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
-const loopbackHost = z
-  .string()
-  .refine((h) => h === '127.0.0.1' || h === 'localhost' || h === '::1', 'must be a loopback address');
+/** A host name or an IPv4/IPv6 address to listen on (no scheme, port or path). */
+const HOST_PATTERN = /^(?:[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45})$/;
+const bindHost = z.string().regex(HOST_PATTERN, 'must be a host name or an IP address');
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The public defaults of the secrets (they are in this file, .env.example and the docs). Refused at start
+ * whenever the portal listens beyond loopback or talks to real Stripe (docs/security.md).
+ */
+export const PUBLIC_DEFAULT_SECRETS = {
+  PLATFORM_ADMIN_TOKEN: 'platform-admin-token-local-only',
+  PORTAL_SESSION_SECRET: 'portal-session-secret-local-only-change-me',
+  STRIPE_WEBHOOK_SECRET: 'whsec_emulator_local_secret',
+} as const;
+
+/** Requests per credential and per client address per window, by default (generous: tests, bench, soak). */
+const DEFAULT_RATE_LIMIT_PER_CREDENTIAL = 30_000;
+const DEFAULT_RATE_LIMIT_PER_IP = 120_000;
 
 export const profiles = ['product', 'test'] as const;
 export type Profile = (typeof profiles)[number];
@@ -58,10 +76,10 @@ function schemaFor(profile: Profile) {
         .min(1)
         .default('.stack')
         .describe('Where the stack manager keeps built tools, data, logs and pid files (git-ignored).'),
-      BIND_HOST: loopbackHost
+      BIND_HOST: bindHost
         .default('127.0.0.1')
         .describe(
-          'The loopback address every component listens on: `127.0.0.1`, `localhost` or `::1` (nothing else is accepted).',
+          'The address every component listens on. Loopback by default; any other address (e.g. `0.0.0.0`) serves the API to the network, and then the public default secrets (`PLATFORM_ADMIN_TOKEN`, `PORTAL_SESSION_SECRET`, `STRIPE_WEBHOOK_SECRET`) are refused and `TEMPORAL_ADDRESS` must name a Temporal of your own (the dev server has no authentication). See docs/security.md.',
         ),
       LOG_LEVEL: z
         .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
@@ -125,9 +143,9 @@ function schemaFor(profile: Profile) {
       STRIPE_WEBHOOK_SECRET: z
         .string()
         .startsWith('whsec_')
-        .default('whsec_emulator_local_secret')
+        .default(PUBLIC_DEFAULT_SECRETS.STRIPE_WEBHOOK_SECRET)
         .describe(
-          'Signing secret of the Stripe webhook endpoint; the receiver verifies every event with it.',
+          'Signing secret of the Stripe webhook endpoint; the receiver verifies every event with it. The public default is refused with a non-loopback `BIND_HOST` or a real Stripe key.',
         ),
       STRIPE_EMULATOR_PORT: port.default(ports.stripeEmulator).describe('Port of the Stripe emulator.'),
       STRIPE_MOCK_PORT: port
@@ -159,19 +177,44 @@ function schemaFor(profile: Profile) {
       PLATFORM_ADMIN_TOKEN: z
         .string()
         .min(16)
-        .default('platform-admin-token-local-only')
+        .default(PUBLIC_DEFAULT_SECRETS.PLATFORM_ADMIN_TOKEN)
         .describe(
-          'Bearer token of the platform operator (`POST /v1/organizations`). Change it outside a laptop.',
+          'Bearer token of the platform operator (`POST /v1/organizations`). The public default is refused with a non-loopback `BIND_HOST` or a real Stripe key.',
         ),
       PORTAL_SESSION_SECRET: z
         .string()
         .min(32)
-        .default('portal-session-secret-local-only-change-me')
-        .describe('Signs portal session tokens. Change it outside a laptop.'),
+        .default(PUBLIC_DEFAULT_SECRETS.PORTAL_SESSION_SECRET)
+        .describe(
+          'Signs portal session tokens. The public default is refused with a non-loopback `BIND_HOST` or a real Stripe key.',
+        ),
       PORTAL_SESSION_TTL_SECONDS: positiveInt
         .max(86_400)
         .default(3_600)
         .describe('Lifetime of a portal session token.'),
+      RATE_LIMIT_WINDOW_MS: positiveInt
+        .min(1_000)
+        .max(3_600_000)
+        .default(60_000)
+        .describe('The window of the HTTP rate limits (`RATE_LIMIT_PER_CREDENTIAL`, `RATE_LIMIT_PER_IP`).'),
+      RATE_LIMIT_PER_CREDENTIAL: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(10_000_000)
+        .default(DEFAULT_RATE_LIMIT_PER_CREDENTIAL)
+        .describe(
+          'Requests one bearer credential (platform token, API key or portal session token) may make per window, on every route; over it: 429 `rate_limited` with `Retry-After`. `0` turns the limit off.',
+        ),
+      RATE_LIMIT_PER_IP: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(10_000_000)
+        .default(DEFAULT_RATE_LIMIT_PER_IP)
+        .describe(
+          'Requests one client address may make per window, on every route (Stripe webhooks included), whatever its credentials; over it: 429 `rate_limited` with `Retry-After`. `0` turns the limit off.',
+        ),
 
       WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt
         .max(1_000)
@@ -234,6 +277,33 @@ function schemaFor(profile: Profile) {
         ),
     })
     .superRefine((env, ctx) => {
+      // Exposed beyond loopback, or talking to real Stripe: the secrets anyone can read in the repo are
+      // refused, each named (docs/security.md).
+      // (A value refused by its own rule is reported there, not judged again here.)
+      const exposed = HOST_PATTERN.test(env.BIND_HOST) && !isLoopbackHost(env.BIND_HOST);
+      const realStripe =
+        env.STRIPE_SECRET_KEY.startsWith('sk_test_') && env.STRIPE_SECRET_KEY !== 'sk_test_emulator';
+      if (exposed || realStripe) {
+        const why = exposed
+          ? `BIND_HOST is ${env.BIND_HOST}, not a loopback address`
+          : 'STRIPE_SECRET_KEY is a real Stripe key';
+        for (const [name, value] of Object.entries(PUBLIC_DEFAULT_SECRETS)) {
+          if (env[name as keyof typeof PUBLIC_DEFAULT_SECRETS] === value) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [name],
+              message: `the public default is refused because ${why}; set a secret of your own`,
+            });
+          }
+        }
+      }
+      if (exposed && env.TEMPORAL_ADDRESS === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TEMPORAL_ADDRESS'],
+          message: `required because BIND_HOST is ${env.BIND_HOST}, not a loopback address: the Temporal dev server has no authentication and must not listen there`,
+        });
+      }
       // Each re-read adds about a dozen events to a purchase's history; keep a wait's re-reads far below
       // Temporal's history limits (about 6 000 events at 500 re-reads).
       if (!(env.STRIPE_RECHECK_INTERVAL_MS >= 1_000)) return; // already reported by its own bound

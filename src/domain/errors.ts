@@ -14,6 +14,7 @@ export const errorStatus = {
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429, // too many requests per credential or per client address; Retry-After says when to retry
 
   // resources
   plan_not_found: 404,
@@ -26,8 +27,13 @@ export const errorStatus = {
   credit_pack_name_taken: 409,
   plan_name_taken: 409,
   credit_pack_archived: 409,
+  // Never answered since docs/security.md's linking rule: POST /v1/customers turns it into 422
+  // stripe_customer_not_found (telling an organization that another one linked it leaks that it exists).
+  // Kept while src/db still throws it on the unique link.
   stripe_customer_taken: 409,
-  stripe_customer_not_found: 422, // POST /v1/customers: the stripeCustomerId to link is unknown to Stripe
+  // POST /v1/customers: the stripeCustomerId to link is unknown to Stripe, deleted, already linked to a
+  // customer (of any organization), or neither its email nor metadata.customer_email match the customer's
+  stripe_customer_not_found: 422,
   subscription_exists: 409,
   purchase_not_cancelable: 409,
   purchase_not_waiting: 409, // test mode: the purchase is not at the card or 3-D Secure step asked about

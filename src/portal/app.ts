@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import {
   registerAjvFormats,
@@ -10,7 +12,7 @@ import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { pingDatabase } from '../db/health';
-import { errorCodes } from '../domain/errors';
+import { AppError, errorCodes } from '../domain/errors';
 import { createStripe } from '../stripe/client';
 import { envelope } from './context';
 import { clientErrorHandler, installErrorHandling, routerErrorHandler, sendError } from './errors';
@@ -55,6 +57,10 @@ export const DEFAULT_CHECKOUT_WAIT_MS = 3_000;
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 /** Longest path parameter the router accepts (characters); longer answers 400 validation_failed. */
 const MAX_PARAM_LENGTH = 200;
+/** Largest request header block (bytes, Node's default); larger answers 431 validation_failed. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Deepest JSON body accepted (levels of objects and arrays); deeper answers 400 validation_failed. */
+export const MAX_JSON_DEPTH = 32;
 const READINESS_TIMEOUT_MS = 2_000;
 
 let formatsRegistered = false;
@@ -81,7 +87,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     frameworkErrors: routerErrorHandler({ maxParamLength: MAX_PARAM_LENGTH }),
     clientErrorHandler,
     return503OnClosing: false,
-    http: { requireHostHeader: false },
+    http: { requireHostHeader: false, maxHeaderSize: MAX_HEADER_BYTES },
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
 
@@ -95,6 +101,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorateRequest('portalSession', null);
   app.addSchema(ErrorBody);
   installErrorHandling(app);
+  await installRateLimits(app, config);
+  refuseDeepJson(app);
 
   await app.register(swagger, {
     openapi: {
@@ -185,6 +193,81 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(pageRoutes, deps);
 
   return app;
+}
+
+/**
+ * Rate limits on every route (docs/security.md): per bearer credential (the Authorization header, any
+ * shape, keyed by its hash) and per client address, each RATE_LIMIT_… requests per RATE_LIMIT_WINDOW_MS.
+ * Over either: 429 rate_limited in the envelope, with Retry-After (seconds). Counted in this process's
+ * memory (one portal process; a fleet would need a shared store). Runs at onRequest, before any
+ * credential is checked, so guessing credentials is limited too; unknown routes count as well.
+ */
+async function installRateLimits(app: FastifyInstance, config: Config): Promise<void> {
+  await app.register(rateLimit, { global: false, cache: 20_000 });
+  const timeWindow = config.RATE_LIMIT_WINDOW_MS;
+  const limiters = [
+    {
+      what: 'from this address',
+      max: config.RATE_LIMIT_PER_IP,
+      // The plugin's default key: the client address (IPv6 by its /64).
+      limit: app.createRateLimit({ max: config.RATE_LIMIT_PER_IP, timeWindow }),
+    },
+    {
+      what: 'with this credential',
+      max: config.RATE_LIMIT_PER_CREDENTIAL,
+      limit: app.createRateLimit({
+        max: config.RATE_LIMIT_PER_CREDENTIAL,
+        timeWindow,
+        keyGenerator: (request) =>
+          `credential:${createHash('sha256')
+            .update(String(request.headers.authorization))
+            .digest('base64url')}`,
+        allowList: (request) => request.headers.authorization === undefined,
+      }),
+    },
+  ].filter((limiter) => limiter.max > 0);
+  if (limiters.length === 0) return;
+  app.addHook('onRequest', async (request, reply) => {
+    for (const { what, limit } of limiters) {
+      const answer = await limit(request);
+      if (!answer.isAllowed && answer.isExceeded) {
+        const seconds = Math.max(1, answer.ttlInSeconds);
+        reply.header('retry-after', String(seconds));
+        throw new AppError('rate_limited', `Too many requests ${what}; retry in ${seconds} s.`);
+      }
+    }
+  });
+}
+
+/**
+ * A JSON body nested deeper than MAX_JSON_DEPTH answers 400 validation_failed before validation or any
+ * handler walks it (no request of the API needs more than a few levels).
+ */
+function refuseDeepJson(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== null && typeof request.body === 'object' && !Buffer.isBuffer(request.body)) {
+      if (depthExceeds(request.body, MAX_JSON_DEPTH)) {
+        throw new AppError(
+          'validation_failed',
+          `The JSON body is nested too deeply (at most ${MAX_JSON_DEPTH} levels).`,
+        );
+      }
+    }
+  });
+}
+
+/** Whether `value` nests objects/arrays deeper than `max` levels (iterative: no recursion to overflow). */
+export function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -245,8 +245,10 @@ describe('input validation (every failure is a 4xx in the envelope and changes n
     });
     const again = await call(h.app, 'POST', '/v1/customers', {
       token: w.apiKey,
-      body: { email: 'b@b.co', name: 'B', stripeCustomerId },
+      body: { email: 'a@b.co', name: 'B', stripeCustomerId },
     });
-    expectError(again, 409, 'stripe_customer_taken');
+    // docs/security.md: linked already answers as a Stripe customer that cannot be linked (no 409 that
+    // would tell an organization another customer has it).
+    expectError(again, 422, 'stripe_customer_not_found');
   });
 });

@@ -54,8 +54,10 @@ export async function portalHarness(options: PurchaseEnvOptions & { checkoutWait
   ) {
     const w = opts.world ?? world;
     const extra: Record<string, string> = {};
+    const email = `c${randomUUID().slice(0, 8)}@example.test`;
     if (opts.card) {
-      const stripeCustomer = await env.stripe.customers.create({ email: `${randomUUID()}@example.test` });
+      // The same email: a Stripe customer is linked only when it matches (docs/security.md).
+      const stripeCustomer = await env.stripe.customers.create({ email });
       const paymentMethod = await env.stripe.paymentMethods.attach(opts.card, {
         customer: stripeCustomer.id,
       });
@@ -67,7 +69,7 @@ export async function portalHarness(options: PurchaseEnvOptions & { checkoutWait
     }
     const created = await ok(app, 'POST', '/v1/customers', {
       token: w.apiKey,
-      body: { email: `c${randomUUID().slice(0, 8)}@example.test`, name: 'Pat Shopper', ...extra },
+      body: { email, name: 'Pat Shopper', ...extra },
     });
     if (opts.plan !== null) {
       await ok(app, 'POST', '/v1/subscriptions', {

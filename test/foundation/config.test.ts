@@ -33,7 +33,7 @@ describe('the configuration', () => {
   it('rejects bad values with one clear message per problem, each naming its variable', () => {
     const problems = problemsOf({
       STACK_PROFILE: 'test',
-      BIND_HOST: '0.0.0.0',
+      BIND_HOST: 'http://0.0.0.0',
       TEMPORAL_PORT: '70000',
       POSTGRES_PORT: 'five',
       STRIPE_SECRET_KEY: 'sk_live_abc',
@@ -42,7 +42,7 @@ describe('the configuration', () => {
     expect(problems).toHaveLength(5);
     expect(problems).toEqual(
       expect.arrayContaining([
-        'BIND_HOST: must be a loopback address',
+        'BIND_HOST: must be a host name or an IP address',
         expect.stringMatching(/^TEMPORAL_PORT: .*65535/),
         expect.stringMatching(/^POSTGRES_PORT: .*number/),
         'STRIPE_SECRET_KEY: must be a Stripe test-mode key (sk_test_…)',

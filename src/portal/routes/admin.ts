@@ -229,7 +229,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         tags: ['billing data'],
         summary: 'Create a customer (optionally linked to an existing Stripe customer)',
         description:
-          'With stripeCustomerId, that Stripe customer is read at once: its default payment method (invoice_settings.default_payment_method) is the card on file (hasPaymentMethod), else defaultPaymentMethodId when given. A Stripe customer Stripe does not know (or deleted) answers 422 stripe_customer_not_found; Stripe unreachable answers 503 service_unavailable; either way nothing is created.',
+          "With stripeCustomerId, that Stripe customer is read at once and linked only if its email or metadata.customer_email equals the customer's email (ignoring case), its metadata.organization_id (when set) is this organization, and no customer of any organization is linked to it yet; its default payment method (invoice_settings.default_payment_method) is then the card on file (hasPaymentMethod), else defaultPaymentMethodId when given. Otherwise (also unknown to Stripe, or deleted) 422 stripe_customer_not_found, one answer for every case; Stripe unreachable answers 503 service_unavailable; either way nothing is created.",
         security: adminSecurity,
         body: S.CreateCustomerBody,
         response: S.responses(201, S.Customer),
@@ -241,15 +241,28 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       // A linked Stripe customer's default card is the card on file (docs/api.md): read it now, so
       // hasPaymentMethod is right from the start. Purchases read it again from Stripe (it can change).
       const stripeDefaultCard = b.stripeCustomerId
-        ? await stripeDefaultPaymentMethod(stripe, b.stripeCustomerId, request.log)
+        ? await linkableStripeCustomerCard(
+            stripe,
+            { stripeCustomerId: b.stripeCustomerId, email: b.email, organizationId },
+            request.log,
+          )
         : null;
-      const customer = await createCustomer(sql, organizationId, {
-        email: b.email,
-        name: b.name.trim(),
-        stripeCustomerId: b.stripeCustomerId ?? null,
-        defaultPaymentMethodId: stripeDefaultCard ?? b.defaultPaymentMethodId ?? null,
-      });
-      return reply.status(201).send(envelope(customer));
+      try {
+        const customer = await createCustomer(sql, organizationId, {
+          email: b.email,
+          name: b.name.trim(),
+          stripeCustomerId: b.stripeCustomerId ?? null,
+          defaultPaymentMethodId: stripeDefaultCard ?? b.defaultPaymentMethodId ?? null,
+        });
+        return reply.status(201).send(envelope(customer));
+      } catch (error) {
+        // Linked already (in any organization): the same answer as a Stripe customer that does not
+        // match, so an organization never learns that another one linked it (docs/security.md).
+        if (error instanceof AppError && error.code === 'stripe_customer_taken' && b.stripeCustomerId) {
+          throw notLinkable(b.stripeCustomerId);
+        }
+        throw error;
+      }
     },
   );
 
@@ -452,25 +465,36 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   );
 };
 
+const notLinkable = (stripeCustomerId: string) =>
+  new AppError(
+    'stripe_customer_not_found',
+    `Stripe customer ${stripeCustomerId} cannot be linked: it must exist, carry this customer's email (email or metadata.customer_email), belong to no other organization (metadata.organization_id) and be linked to no customer yet.`,
+  );
+
+const sameEmail = (a: unknown, b: string) =>
+  typeof a === 'string' && a.trim().toLowerCase() === b.trim().toLowerCase();
+
 /**
  * The default payment method (`invoice_settings.default_payment_method`) of an existing Stripe customer
- * about to be linked, or null when it has none. An id Stripe does not know (or a deleted customer) is the
- * caller's mistake: 422 stripe_customer_not_found. Stripe unreachable or failing: 503
- * service_unavailable. Either way nothing is created.
+ * about to be linked, or null when it has none. The Stripe customer must be the same person: its email or
+ * `metadata.customer_email` equals the new customer's email (ignoring case), and its
+ * `metadata.organization_id`, when set (the product sets it on the Stripe customers it creates), is
+ * this organization. Unknown to Stripe, deleted, or not matching: 422 stripe_customer_not_found, one
+ * answer for all (docs/security.md). Stripe unreachable or failing: 503 service_unavailable. Either way
+ * nothing is created. (Linked already is refused by the insert's unique link, mapped by the route.)
  */
-async function stripeDefaultPaymentMethod(
+async function linkableStripeCustomerCard(
   stripe: Stripe,
-  stripeCustomerId: string,
+  link: { stripeCustomerId: string; email: string; organizationId: string },
   log: { warn: (obj: object, msg: string) => void },
 ): Promise<string | null> {
-  const notFound = () =>
-    new AppError('stripe_customer_not_found', `Stripe has no customer ${stripeCustomerId} to link.`);
+  const { stripeCustomerId } = link;
   let customer: Stripe.Customer | Stripe.DeletedCustomer;
   try {
     customer = await stripe.customers.retrieve(stripeCustomerId);
   } catch (error) {
     const kind = classifyStripeError(error)?.kind;
-    if (kind === 'not_found') throw notFound();
+    if (kind === 'not_found') throw notLinkable(stripeCustomerId);
     if (kind === 'unavailable' || kind === 'rate_limited') {
       log.warn({ err: error, stripeCustomerId }, 'Stripe unavailable while linking a Stripe customer');
       throw new AppError(
@@ -480,6 +504,12 @@ async function stripeDefaultPaymentMethod(
     }
     throw error;
   }
-  if (customer.deleted) throw notFound();
+  if (customer.deleted) throw notLinkable(stripeCustomerId);
+  const metadata = customer.metadata ?? {};
+  const emailMatches =
+    sameEmail(customer.email, link.email) || sameEmail(metadata.customer_email, link.email);
+  const organization = metadata.organization_id;
+  const organizationMatches = organization === undefined || organization === link.organizationId;
+  if (!emailMatches || !organizationMatches) throw notLinkable(stripeCustomerId);
   return defaultPaymentMethodOf(customer);
 }

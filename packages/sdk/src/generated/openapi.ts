@@ -560,7 +560,7 @@ export type paths = {
         put?: never;
         /**
          * Create a customer (optionally linked to an existing Stripe customer)
-         * @description With stripeCustomerId, that Stripe customer is read at once: its default payment method (invoice_settings.default_payment_method) is the card on file (hasPaymentMethod), else defaultPaymentMethodId when given. A Stripe customer Stripe does not know (or deleted) answers 422 stripe_customer_not_found; Stripe unreachable answers 503 service_unavailable; either way nothing is created.
+         * @description With stripeCustomerId, that Stripe customer is read at once and linked only if its email or metadata.customer_email equals the customer's email (ignoring case), its metadata.organization_id (when set) is this organization, and no customer of any organization is linked to it yet; its default payment method (invoice_settings.default_payment_method) is then the card on file (hasPaymentMethod), else defaultPaymentMethodId when given. Otherwise (also unknown to Stripe, or deleted) 422 stripe_customer_not_found, one answer for every case; Stripe unreachable answers 503 service_unavailable; either way nothing is created.
          */
         post: {
             parameters: {
@@ -2632,6 +2632,7 @@ export type ApiErrorCode =
     | "method_not_allowed"
     | "payload_too_large"
     | "unsupported_media_type"
+    | "rate_limited"
     | "plan_not_found"
     | "customer_not_found"
     | "subscription_not_found"
