@@ -47,7 +47,7 @@ function withSdkExample(lines: string[], apiKey: string, portalUrl: string): str
   const at = lines.findIndex((line) => line.includes('curl ')) + 1 || lines.length;
   return [
     ...lines.slice(0, at),
-    `    or with the SDK (docs/sdk.md): import { CreditPacks } from '@credit-packs/sdk';`,
+    `  or the SDK (npm run sdk:build; docs/sdk.md): import { CreditPacks } from '@credit-packs/sdk';`,
     `    const client = new CreditPacks({ apiKey: '${apiKey}', baseUrl: '${portalUrl}' });`,
     `    const packs = await client.creditPacks.list(); // { success: true, data: [...] }`,
     ...lines.slice(at),

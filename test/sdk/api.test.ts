@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreditPacks, CreditPacksError, type Purchase } from '../../packages/sdk/src/index';
 import type { PortalHarness } from '../checkout/harness';
@@ -11,6 +13,15 @@ beforeAll(async () => {
   client = adminClient(h);
 });
 afterAll(() => h?.close());
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 const portalOf = (token: string) => CreditPacks.portal({ token, baseUrl: h.url, maxRetries: 0 });
 const unique = (base: string) => `${base} ${randomUUID().slice(0, 8)}`;
@@ -310,12 +321,20 @@ describe('bad input and errors', () => {
   });
 
   it('no server: connection_error, with status null when thrown', async () => {
-    const nowhere = new CreditPacks({ apiKey: 'orgkey_x', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 });
+    const closed = await closedPort();
+    const nowhere = new CreditPacks({
+      apiKey: 'orgkey_x',
+      baseUrl: `http://127.0.0.1:${closed}`,
+      maxRetries: 0,
+    });
     const res = await nowhere.plans.list();
-    expect(res.success === false && res.error.code).toBe('connection_error');
+    expect(res).toEqual({
+      success: false,
+      error: { code: 'connection_error', message: expect.stringContaining('ECONNREFUSED') },
+    });
     const strict = CreditPacks.portal({
       token: 'pst_x',
-      baseUrl: 'http://127.0.0.1:9',
+      baseUrl: `http://127.0.0.1:${closed}`,
       maxRetries: 0,
       throwOnError: true,
     });

@@ -207,7 +207,10 @@ export class Transport {
         };
       }
       const code = causeCode(error);
-      const detail = code ?? (error instanceof Error ? error.message : String(error));
+      const cause = (error as { cause?: unknown } | null)?.cause;
+      const detail =
+        code ??
+        (cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error));
       return {
         ...noAnswer,
         notSent: code === 'ECONNREFUSED',
