@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
           creditPackId,
           quantity: Number(quantity),
           idempotencyKey: key ?? `cli-${Date.now()}`,
+          trigger: 'admin',
         },
       );
       console.log(JSON.stringify({ created, purchase: toAdminPurchase(purchase) }, null, 2));

@@ -3,7 +3,7 @@ import { createActivities } from './activities';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
 import { type AppLogger, createLogger, temporalLogger } from './logger';
-import { startOrphanedPurchases } from './purchases';
+import { startOrphanedPurchases, startOrphanedRefunds } from './purchases';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { createWorker } from './temporal/create-worker';
@@ -57,8 +57,8 @@ async function main(): Promise<void> {
 }
 
 /**
- * Every RECONCILE_INTERVAL_MS, starts the workflows of purchases recorded at checkout but never started
- * (see src/purchases/sweep.ts). Returns a function that stops the loop and closes its client.
+ * Every RECONCILE_INTERVAL_MS, starts the workflows of purchases recorded at checkout, and of refunds
+ * recorded by the API, that were never started (src/purchases/sweep.ts, src/purchases/refunds.ts). Returns a function that stops the loop and closes its client.
  */
 async function sweepOrphanedPurchases(
   config: Config,
@@ -75,6 +75,16 @@ async function sweepOrphanedPurchases(
         { olderThanMs: config.RECONCILE_PENDING_AFTER_MS },
       );
       if (started.length > 0) logger.warn({ checked, started }, 'started workflows of orphaned purchases');
+      const refunds = await startOrphanedRefunds(
+        { sql, client, config },
+        { olderThanMs: config.RECONCILE_PENDING_AFTER_MS },
+      );
+      if (refunds.started.length > 0) {
+        logger.warn(
+          { checked: refunds.checked, started: refunds.started },
+          'started workflows of orphaned refunds',
+        );
+      }
     } catch (error) {
       logger.error({ err: error }, 'orphaned-purchase sweep failed; will retry');
     }

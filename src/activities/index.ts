@@ -5,6 +5,7 @@ import { createDiagnosticsActivities } from './diagnostics';
 import { createEligibilityActivities } from './eligibility';
 import { createLedgerActivities } from './ledger';
 import { createPaymentActivities } from './payments';
+import { createRefundActivities } from './refunds';
 
 /** The clients every activity gets from the worker (tests pass their own, pointed at the test stack). */
 export interface ActivityDeps {
@@ -15,7 +16,7 @@ export interface ActivityDeps {
 
 /**
  * Builds every activity the worker registers, one module per concern: eligibility (Postgres reads),
- * payments (Stripe), ledger (Postgres writes). Workflows type their proxies with
+ * payments (Stripe), ledger (Postgres writes), refunds (an operator's refund). Workflows type their proxies with
  * `import type { Activities }`, so activity code never enters the workflow bundle.
  */
 export function createActivities(deps: ActivityDeps) {
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEligibilityActivities(deps),
     ...createPaymentActivities(deps),
     ...createLedgerActivities(deps),
+    ...createRefundActivities(deps),
   };
 }
 
@@ -33,4 +35,5 @@ export type Activities = ReturnType<typeof createActivities>;
 export type DatabaseActivities = ReturnType<typeof createEligibilityActivities> &
   ReturnType<typeof createLedgerActivities>;
 export type PaymentActivities = ReturnType<typeof createPaymentActivities>;
+export type RefundActivities = ReturnType<typeof createRefundActivities>;
 export type DiagnosticsActivities = ReturnType<typeof createDiagnosticsActivities>;

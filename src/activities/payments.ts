@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import type Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
+import { syncStripeRefunds } from '../db/refunds';
 import { defaultPaymentMethodOf } from '../stripe/customers';
 import { isUnexpectedState } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
@@ -24,6 +25,8 @@ export const idempotencyKeys = {
   charge: (purchaseId: string) => `${purchaseId}:charge`,
   chargeCancel: (purchaseId: string) => `${purchaseId}:charge-cancel`,
   refund: (purchaseId: string, amountCents: number) => `${purchaseId}:refund:${amountCents}`,
+  /** an operator's refund (its own workflow): one Stripe refund per refund id */
+  apiRefund: (refundId: string) => `${refundId}:stripe-refund`,
 };
 
 export interface PaymentParties {
@@ -425,6 +428,18 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
             { idempotencyKey: idempotencyKeys.refund(input.purchaseId, remainingCents) },
           ),
         compensating,
+      );
+      // The purchase's refunds record it at once (its webhook finds it known).
+      await sql.begin((tx) =>
+        syncStripeRefunds(tx, input.purchaseId, [
+          {
+            id: refund.id,
+            amount: refund.amount,
+            status: refund.status,
+            metadata: refund.metadata ?? null,
+            failureReason: refund.failure_reason ?? null,
+          },
+        ]),
       );
       log.info('refunded', {
         purchaseId: input.purchaseId,

@@ -8,6 +8,7 @@ export const idPrefixes = {
   subscription: 'sub',
   creditPack: 'cpk',
   purchase: 'pur',
+  refund: 'ref',
 } as const;
 export type IdKind = keyof typeof idPrefixes;
 

@@ -28,7 +28,11 @@ export interface PurchaseLedgerFacts {
   ageMs: number;
   grants: number;
   grantedCredits: number;
+  /** credits taken back, net: reversals and dispute holds, less restores and releases */
   reversedCredits: number;
+  refundedAmountCents: number;
+  creditsReversedByRefunds: number;
+  disputeCreditsHeld: number;
   partialRefundReview: boolean;
 }
 
@@ -47,6 +51,9 @@ export async function readPurchaseLedgerFacts(
            coalesce(l.grants, 0)::int as grants,
            coalesce(l.granted, 0)::bigint as "grantedCredits",
            coalesce(l.reversed, 0)::bigint as "reversedCredits",
+           p.refunded_amount_cents as "refundedAmountCents",
+           p.credits_reversed_by_refunds as "creditsReversedByRefunds",
+           p.dispute_credits_held as "disputeCreditsHeld",
            exists (select 1 from stripe_events e
                     where e.purchase_id = p.id and e.outcome = 'partial_refund_review') as "partialRefundReview"
       from purchases p
@@ -55,7 +62,7 @@ export async function readPurchaseLedgerFacts(
         select purchase_id,
                count(*) filter (where kind = 'purchase_grant') as grants,
                sum(credits) filter (where kind = 'purchase_grant') as granted,
-               -sum(credits) filter (where kind = 'reversal') as reversed
+               -sum(credits) filter (where kind in ('reversal', 'reversal_restore', 'dispute_hold', 'dispute_release')) as reversed
           from credit_ledger where purchase_id is not null
          group by purchase_id
       ) l on l.purchase_id = p.id
@@ -83,9 +90,10 @@ export async function readCustomerTotals(sql: Query, options: InvariantScope): P
     select c.organization_id as "organizationId", c.id as "customerId",
            coalesce((select sum(credits) from credit_ledger l
                       where l.organization_id = c.organization_id and l.customer_id = c.id and l.purchase_id is not null
-                        and l.kind in ('purchase_grant', 'reversal')), 0)::bigint as "netPurchaseCredits",
-           coalesce((select sum(credits) from purchases p
-                      where p.customer_id = c.id and p.status = 'completed'), 0)::bigint as "completedCredits",
+                        and l.kind in ('purchase_grant', 'reversal', 'reversal_restore', 'dispute_hold', 'dispute_release')), 0)::bigint as "netPurchaseCredits",
+           coalesce((select sum(p.credits - p.credits_reversed_by_refunds - p.dispute_credits_held) from purchases p
+                      where p.customer_id = c.id
+                        and (p.status = 'completed' or (p.status = 'refunded' and p.credits_reversed_by_refunds > 0))), 0)::bigint as "completedCredits",
            coalesce((select sum(credits) from credit_ledger l
                       where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'plan'), 0)::bigint as "ledgerPlan",
            coalesce((select sum(credits) from credit_ledger l

@@ -85,8 +85,48 @@ export function grantPurchaseCredits(
              failure_message = null, failure_decline_code = null
        where id = ${purchaseId}`;
     if (!entry) throw new Error('insert into credit_ledger returned no row');
+    await holdForDisputeOpenedBeforeGrant(tx, purchaseId);
     return { ledgerEntryId: Number(entry.id), replayed: false };
   });
+}
+
+/**
+ * A dispute Stripe opened before the credits were granted (its event can outrun the charge's answer)
+ * held nothing then: hold its share now, in the grant's transaction, so a lost dispute never leaves
+ * the credits standing.
+ */
+async function holdForDisputeOpenedBeforeGrant(
+  tx: postgres.TransactionSql,
+  purchaseId: string,
+): Promise<void> {
+  const [purchase] = await tx<
+    {
+      organizationId: string;
+      customerId: string;
+      credits: number;
+      priceCents: number;
+      disputeStatus: string | null;
+      disputeAmountCents: number | null;
+      held: number;
+      reversed: number;
+    }[]
+  >`
+    select organization_id as "organizationId", customer_id as "customerId", credits, price_cents as "priceCents",
+           dispute_status as "disputeStatus", dispute_amount_cents as "disputeAmountCents",
+           dispute_credits_held as held, credits_reversed_by_refunds as reversed
+      from purchases where id = ${purchaseId}`;
+  if (!purchase || (purchase.disputeStatus !== 'open' && purchase.disputeStatus !== 'lost')) return;
+  if (purchase.held > 0 || !purchase.disputeAmountCents) return;
+  const held = Math.min(
+    Math.floor((purchase.credits * purchase.disputeAmountCents) / purchase.priceCents),
+    purchase.credits - purchase.reversed,
+  );
+  if (held <= 0) return;
+  await tx`
+    insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description)
+    values (${purchase.organizationId}, ${purchase.customerId}, 'purchased', 'dispute_hold', ${-held},
+            ${purchaseId}, ${`Dispute on purchase ${purchaseId}, held at the grant`})`;
+  await tx`update purchases set dispute_credits_held = ${held} where id = ${purchaseId}`;
 }
 
 /**

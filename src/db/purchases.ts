@@ -37,7 +37,18 @@ export interface PurchaseRow {
   workflow_run_id: string | null;
   created_at: Date;
   updated_at: Date;
+  /** refunds and disputes (00009): see src/db/refunds.ts */
+  trigger: PurchaseTrigger;
+  refunded_amount_cents: number;
+  credits_reversed_by_refunds: number;
+  dispute_status: 'open' | 'won' | 'lost' | null;
+  dispute_amount_cents: number | null;
+  dispute_credits_held: number;
+  stripe_dispute_id: string | null;
 }
+
+/** What started a purchase: the customer portal, an auto top-up, or the operators' command line. */
+export type PurchaseTrigger = 'portal' | 'auto_top_up' | 'admin';
 
 /** A purchase as the portal shows it (docs/api.md). */
 export interface Purchase {
@@ -50,6 +61,12 @@ export interface Purchase {
   currency: 'usd';
   nextAction: NextAction | null;
   failure: { code: string; message: string } | null;
+  trigger: PurchaseTrigger;
+  /** cents: the purchase's pending and succeeded refunds, whoever made them */
+  refundedAmount: number;
+  /** credits taken back for refunds and disputes */
+  creditsReversed: number;
+  dispute: { status: 'open' | 'won' | 'lost'; amount: number } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -68,6 +85,13 @@ export const toPurchase = (r: PurchaseRow): Purchase => ({
   currency: r.currency,
   nextAction: r.next_action,
   failure: r.failure_code !== null ? { code: r.failure_code, message: r.failure_message ?? '' } : null,
+  trigger: r.trigger,
+  refundedAmount: r.refunded_amount_cents,
+  creditsReversed: r.credits_reversed_by_refunds + r.dispute_credits_held,
+  dispute:
+    r.dispute_status !== null && r.dispute_amount_cents !== null
+      ? { status: r.dispute_status, amount: r.dispute_amount_cents }
+      : null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -154,6 +178,7 @@ export interface NewPurchase {
   idempotencyKey: string;
   requestHash: string;
   workflowId: string;
+  trigger: PurchaseTrigger;
 }
 
 /**
@@ -165,12 +190,12 @@ export async function insertPurchase(sql: Sql, purchase: NewPurchase): Promise<P
   const [inserted] = await sql<PurchaseRow[]>`
     insert into purchases (
       id, organization_id, customer_id, credit_pack_id, quantity, unit_credits, unit_price_cents,
-      credits, price_cents, currency, status, idempotency_key, request_hash, workflow_id)
+      credits, price_cents, currency, status, idempotency_key, request_hash, workflow_id, trigger)
     values (
       ${purchase.id}, ${purchase.organizationId}, ${purchase.customerId}, ${purchase.creditPackId},
       ${purchase.quantity}, ${purchase.unitCredits}, ${purchase.unitPriceCents},
       ${purchase.unitCredits * purchase.quantity}, ${purchase.unitPriceCents * purchase.quantity}, 'usd',
-      'pending', ${purchase.idempotencyKey}, ${purchase.requestHash}, ${purchase.workflowId})
+      'pending', ${purchase.idempotencyKey}, ${purchase.requestHash}, ${purchase.workflowId}, ${purchase.trigger})
     on conflict (organization_id, customer_id, idempotency_key) do nothing
     returning *`;
   return inserted ?? null;

@@ -14,7 +14,10 @@ export type StripeEventOutcome =
   | 'purchase_settled'
   | 'workflow_closed'
   | 'credits_reversed'
-  | 'partial_refund_review';
+  | 'partial_refund_review'
+  | 'refunds_synced'
+  | 'dispute_opened'
+  | 'dispute_closed';
 
 export interface StripeEventRecord {
   id: string;

@@ -47,7 +47,8 @@ export const purchaseTransitions: Readonly<Record<PurchaseStatus, readonly Purch
   ineligible: [],
   expired: [],
   failed: [],
-  refunded: [],
+  // a refund Stripe reported succeeded that fails afterwards gives the credits back (src/db/refunds.ts)
+  refunded: ['completed'],
   canceled: [],
 };
 

@@ -144,9 +144,24 @@ function ledgerViolations(p: PurchaseFacts, deadlineMs: number): InvariantViolat
     found.push(purchaseViolation(p, invariant, message));
   const net = p.grantedCredits - p.reversedCredits;
   if (p.grants > 1) violation('credits_match_charge', `${p.grants} purchase grants`);
+  // Credits taken back for refunds are floor(credits × refunded / price) of a granted purchase, and the
+  // ledger's reversals (net of restores, with dispute holds) say the same as the purchase's totals.
+  const takenBack = p.creditsReversedByRefunds + p.disputeCreditsHeld;
+  if (
+    p.grants > 0 &&
+    p.creditsReversedByRefunds !== Math.floor((p.credits * p.refundedAmountCents) / p.priceCents)
+  ) {
+    violation(
+      'credits_match_charge',
+      `${p.creditsReversedByRefunds} credits reversed for ${p.refundedAmountCents} of ${p.priceCents} cents refunded`,
+    );
+  }
   if (p.status === 'completed') {
-    if (p.grantedCredits !== p.credits || p.reversedCredits !== 0) {
-      violation('credits_match_charge', `holds ${net} credits, bought ${p.credits}`);
+    if (p.grantedCredits !== p.credits || p.reversedCredits !== takenBack) {
+      violation(
+        'credits_match_charge',
+        `holds ${net} credits, bought ${p.credits} less ${takenBack} taken back for refunds and disputes`,
+      );
     }
   } else if (net !== 0 || (p.status !== 'refunded' && (p.grants > 0 || p.reversedCredits !== 0))) {
     violation(
@@ -295,9 +310,15 @@ async function stripeViolations(
             `row names ${p.stripePaymentIntentId}, Stripe charged ${charge.paymentIntentId}`,
           );
         }
-        // A partial refund made outside the product is for review; a full one must have reversed the credits.
-        if (charge.refundedCents >= charge.amount || (charge.refundedCents > 0 && !p.partialRefundReview)) {
+        // Every refund Stripe holds (pending or succeeded) is the purchase's, with its credits taken back;
+        // a refund the product has not taken in would leave credits standing for money returned.
+        if (charge.refundedCents >= charge.amount && p.refundedAmountCents < p.priceCents) {
           violation('completed_charged', `${charge.refundedCents} cents refunded but credits kept`);
+        } else if (charge.refundedCents !== p.refundedAmountCents) {
+          violation(
+            'completed_charged',
+            `Stripe shows ${charge.refundedCents} cents refunded, the purchase ${p.refundedAmountCents}`,
+          );
         }
       }
     } else if (p.status === 'refunded') {

@@ -230,10 +230,57 @@ const purchaseFields = {
     Type.Null(),
   ]),
   failure: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  trigger: Type.Union([Type.Literal('portal'), Type.Literal('auto_top_up'), Type.Literal('admin')], {
+    description: 'what started it: the customer portal, an auto top-up, or the operators command line',
+  }),
+  refundedAmount: Type.Integer({
+    description: "cents: the sum of the purchase's pending and succeeded refunds, whoever made them",
+  }),
+  creditsReversed: Type.Integer({ description: 'credits taken back for refunds and disputes' }),
+  dispute: Type.Union([
+    Type.Object({
+      status: Type.Union([Type.Literal('open'), Type.Literal('won'), Type.Literal('lost')]),
+      amount: Type.Integer({ description: 'disputed cents' }),
+    }),
+    Type.Null(),
+  ]),
   createdAt: DateTime,
   updatedAt: DateTime,
 };
 export const Purchase = Type.Object(purchaseFields);
+
+export const RefundStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+]);
+export const RefundReason = Type.Union([
+  Type.Literal('requested_by_customer'),
+  Type.Literal('duplicate'),
+  Type.Literal('fraudulent'),
+]);
+export const Refund = Type.Object({
+  id: Id('ref'),
+  purchaseId: Id('pur'),
+  amount: Type.Integer({ description: 'cents' }),
+  creditsReversed: Type.Integer({ description: "the increase of the purchase's reversed credits" }),
+  reason: Type.Union([RefundReason, Type.Null()]),
+  status: RefundStatus,
+  createdAt: DateTime,
+});
+export const CreateRefundBody = Type.Object(
+  {
+    amount: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000_000,
+        description: 'cents; defaults to what is left (price − refundedAmount)',
+      }),
+    ),
+    reason: Type.Optional(Type.Union([RefundReason, Type.Null()])),
+  },
+  closed,
+);
 export const AdminPurchase = Type.Object({ ...purchaseFields, customerId: Id('cus') });
 export const AdminPurchaseQuery = Type.Object(
   {

@@ -5,7 +5,12 @@ import type { Sql } from '../db/client';
 import { getCreditPackSnapshot } from '../db/credit-packs';
 import { decideEligibility, loadPurchaseFacts } from '../db/eligibility-queries';
 import { newId } from '../db/ids';
-import { findPurchaseByIdempotencyKey, insertPurchase, type PurchaseRow } from '../db/purchases';
+import {
+  findPurchaseByIdempotencyKey,
+  insertPurchase,
+  type PurchaseRow,
+  type PurchaseTrigger,
+} from '../db/purchases';
 import { AppError } from '../domain/errors';
 import { purchaseWorkflowId } from '../workflows';
 import { type PurchaseLog, workflowServiceUnavailable } from './errors';
@@ -24,6 +29,8 @@ export interface CheckoutRequest {
   creditPackId: string;
   quantity: number;
   idempotencyKey: string;
+  /** what starts it (default: the customer portal) */
+  trigger?: PurchaseTrigger;
 }
 
 /** The request's fingerprint, stored beside its idempotency key to catch a key reused for another body. */
@@ -82,6 +89,7 @@ export async function createPurchase(
     idempotencyKey: request.idempotencyKey,
     requestHash,
     workflowId: purchaseWorkflowId(purchaseId),
+    trigger: request.trigger ?? 'portal',
   });
   if (inserted) return { purchase: inserted, created: true };
   const winner = await findPurchaseByIdempotencyKey(sql, request);

@@ -14,6 +14,8 @@ export {
 } from './checkout';
 export { type PurchaseLog, workflowServiceUnavailable } from './errors';
 export { findPurchaseWithWorkflow } from './find';
+export { applyMoneyEvent, type MoneyEventPlan, moneyEventTypes, prepareMoneyEvent } from './money-events';
+export { refundPurchase, refundRequestHash, startOrphanedRefunds, startRefundWorkflow } from './refunds';
 export { hintPurchase, type PurchaseHint } from './signals';
 export { SWEEP_LIMIT, startOrphanedPurchases } from './sweep';
 export { waitForPurchase } from './wait';

@@ -75,8 +75,13 @@ export async function startPurchaseWorkflow(
 
 /** Whether any run (open or closed, within retention) of the purchase's workflow exists. */
 export function purchaseWorkflowExists(client: Client, purchaseId: string): Promise<boolean> {
+  return workflowExists(client, purchaseWorkflowId(purchaseId));
+}
+
+/** Whether any run (open or closed, within retention) of this workflow id exists. */
+export function workflowExists(client: Client, workflowId: string): Promise<boolean> {
   return client.workflow
-    .getHandle(purchaseWorkflowId(purchaseId))
+    .getHandle(workflowId)
     .describe()
     .then(
       () => true,

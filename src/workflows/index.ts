@@ -2,3 +2,5 @@
 export { diagnosticsWorkflow } from './diagnostics';
 export * from './purchase/messages';
 export { purchaseWorkflow } from './purchase/workflow';
+export * from './refund/messages';
+export { refundWorkflow } from './refund/workflow';

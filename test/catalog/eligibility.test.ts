@@ -154,11 +154,11 @@ describe('checkCustomerCanBuy', () => {
 });
 
 describe('purchase states', () => {
-  it('terminal states have no way out except completed → refunded', () => {
+  it('terminal states have no way out except completed → refunded, and back when that refund fails', () => {
     for (const from of purchaseStatuses) {
       if (!isTerminalPurchaseStatus(from)) continue;
       const exits = purchaseStatuses.filter((to) => canTransition(from, to));
-      expect(exits).toEqual(from === 'completed' ? ['refunded'] : []);
+      expect(exits).toEqual(from === 'completed' ? ['refunded'] : from === 'refunded' ? ['completed'] : []);
     }
   });
 

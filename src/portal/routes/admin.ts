@@ -34,6 +34,7 @@ import { classifyStripeError } from '../../stripe/errors';
 import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
+import { refundRoutes } from './refunds';
 
 const adminSecurity = [{ organizationApiKey: [] }];
 
@@ -64,10 +65,8 @@ export const platformRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
 };
 
 /** Admin routes, authenticated by an organization API key and scoped to that organization. */
-export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
-  app,
-  { config, sql, stripe, temporal },
-) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
+  const { config, sql, stripe, temporal } = deps;
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
     const org = token.startsWith(API_KEY_PREFIX) ? await findOrganizationByApiKey(sql, token) : null;
@@ -441,6 +440,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         ),
       ),
   );
+  // Refunds: POST/GET /v1/purchases/{id}/refunds, behind this plugin's API key check.
+  await app.register(refundRoutes, deps);
+
   app.post(
     '/v1/purchases/:id/cancel',
     {

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type postgres from 'postgres';
 import type Stripe from 'stripe';
 import { Type } from 'typebox';
-import { reverseRefundedPurchase } from '../../db/ledger';
 import {
   claimStripeEvent,
   findPurchaseForStripeObject,
@@ -10,7 +9,7 @@ import {
   type StripeEventOutcome,
 } from '../../db/stripe-events';
 import { isTerminalPurchaseStatus } from '../../domain/purchase-states';
-import { hintPurchase } from '../../purchases';
+import { applyMoneyEvent, hintPurchase, moneyEventTypes, prepareMoneyEvent } from '../../purchases';
 import { envelope, type RouteDeps } from '../context';
 import { sendError } from '../errors';
 import * as S from '../schemas';
@@ -41,11 +40,15 @@ interface StripeObject {
  *   setup_intent.succeeded          → paymentMethodAddedSignal
  *   payment_intent.succeeded        → paymentOutcomeSignal (succeeded)   } only while the purchase is
  *   payment_intent.payment_failed   → paymentOutcomeSignal (failed)      } requires_action (3-D Secure)
+ *   charge.refunded, refund.*, charge.refund.updated → the PaymentIntent's refunds re-read from Stripe
+ *                                     and taken in (src/purchases/money-events.ts), at any status
+ *   charge.dispute.created / closed → credits held back / given back (won) or kept (lost)
  *   anything else                   → recorded, acknowledged
  *
  * Answers: 400 (nothing recorded) for a missing, forged, tampered or stale signature; 200 for every
  * well-signed event, including duplicates, unknown types and events that match no running purchase;
- * 503 only when Temporal cannot take the signal, with nothing recorded, so that Stripe's retry applies it.
+ * 503 only when Temporal cannot take the signal, or Stripe cannot be re-read, with nothing recorded, so
+ * that Stripe's retry applies it.
  */
 export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
@@ -109,6 +112,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
           : null;
 
       try {
+        // Refunds and disputes: what Stripe holds now is read before the transaction (a Stripe outage
+        // answers 503, nothing recorded, and Stripe delivers again).
+        const moneyPlan = moneyEventTypes.has(event.type) ? await prepareMoneyEvent(stripe, event) : null;
         const result = await sql.begin(async (tx) => {
           const { first } = await claimStripeEvent(tx, {
             id: event.id,
@@ -119,7 +125,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
             payload: JSON.parse(raw.toString('utf8')),
           });
           if (!first) return { duplicate: true, outcome: 'duplicate' as string };
-          const { outcome, purchaseId } = await act(tx);
+          const { outcome, purchaseId } = moneyEventTypes.has(event.type)
+            ? moneyPlan
+              ? await applyMoneyEvent(tx, moneyPlan)
+              : { outcome: 'ignored' as const, purchaseId: null }
+            : await act(tx);
           await recordStripeEventOutcome(tx, event.id, outcome, purchaseId);
           return { duplicate: false, outcome: outcome as string, purchaseId };
         });
@@ -151,51 +161,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         );
       }
 
-      /**
-       * A refund of a completed purchase's charge (Stripe's dashboard, support): credits granted for a
-       * charge that no longer stands are taken back. A full refund reverses them in this transaction; a
-       * partial one is recorded for review (how many credits a partial refund is worth is a policy
-       * decision). Refunds the workflow made itself concern purchases that never completed: ignored.
-       */
-      async function refunded(
-        tx: postgres.TransactionSql,
-      ): Promise<{ outcome: StripeEventOutcome; purchaseId: string | null }> {
-        const charge = event.data.object as Stripe.Charge;
-        const paymentIntentId =
-          typeof charge.payment_intent === 'string'
-            ? charge.payment_intent
-            : (charge.payment_intent?.id ?? null);
-        const purchase = await findPurchaseForStripeObject(tx, {
-          id: paymentIntentId,
-          metadata,
-          kind: 'payment_intent',
-        });
-        if (!purchase) return { outcome: 'unmatched', purchaseId: null };
-        if (purchase.status !== 'completed') return { outcome: 'ignored', purchaseId: purchase.id };
-        if (!charge.refunded) {
-          request.log.warn(
-            {
-              purchaseId: purchase.id,
-              amountRefunded: charge.amount_refunded,
-              amount: charge.amount_captured,
-            },
-            'partial refund of a completed purchase: credits left in place, review needed',
-          );
-          return { outcome: 'partial_refund_review', purchaseId: purchase.id };
-        }
-        const latestRefund = charge.refunds?.data?.[0]?.id ?? null;
-        const reversed = await reverseRefundedPurchase(tx, {
-          purchaseId: purchase.id,
-          refundId: latestRefund,
-        });
-        return { outcome: reversed ? 'credits_reversed' : 'ignored', purchaseId: purchase.id };
-      }
-
       /** What the event asks of its purchase; throws (→ 503, rolled back) only when Temporal fails. */
       async function act(
         tx: postgres.TransactionSql,
       ): Promise<{ outcome: StripeEventOutcome; purchaseId: string | null }> {
-        if (event.type === 'charge.refunded') return refunded(tx);
         const signal = signalFor(event, objectId);
         if (!signal) return { outcome: 'ignored', purchaseId: null };
         const purchase = await findPurchaseForStripeObject(tx, { id: objectId, metadata, kind: signal.kind });

@@ -1372,8 +1372,15 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -1386,8 +1393,12 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
                             }[];
@@ -1457,8 +1468,15 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -1471,8 +1489,12 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
                             };
@@ -1539,8 +1561,15 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -1553,8 +1582,12 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
                             };
@@ -1628,8 +1661,15 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -1642,8 +1682,12 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
                             };
@@ -2055,9 +2099,16 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
                                 customerId: string;
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -2070,8 +2121,12 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
                             }[];
@@ -2140,9 +2195,16 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
                                 customerId: string;
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -2155,8 +2217,12 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
                             };
@@ -2230,9 +2296,16 @@ export type paths = {
                                 creditPackId: string;
                                 /** @description total credits (quantity x pack credits) */
                                 credits: number;
+                                /** @description credits taken back for refunds and disputes */
+                                creditsReversed: number;
                                 /** @enum {string} */
                                 currency: "usd";
                                 customerId: string;
+                                dispute: {
+                                    /** @description disputed cents */
+                                    amount: number;
+                                    status: "open" | "won" | "lost";
+                                } | null;
                                 failure: {
                                     code: string;
                                     message: string;
@@ -2245,10 +2318,154 @@ export type paths = {
                                 /** @description total price in cents */
                                 price: number;
                                 quantity: number;
+                                /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                refundedAmount: number;
                                 /** @enum {unknown} */
                                 status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                trigger: "portal" | "auto_top_up" | "admin";
                                 /** Format: date-time */
                                 updatedAt: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/purchases/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A purchase's refunds, oldest first (refunds made in Stripe directly and the compensation's included) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description cents */
+                                amount: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** @description the increase of the purchase's reversed credits */
+                                creditsReversed: number;
+                                id: string;
+                                purchaseId: string;
+                                reason: ("requested_by_customer" | "duplicate" | "fraudulent") | null;
+                                status: "pending" | "succeeded" | "failed";
+                            }[];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Refund a completed purchase, in full or in part; answers 202 with the refund (pending)
+         * @description Requires an Idempotency-Key header (1–255 characters). amount defaults to what is left (price − refundedAmount). The credits the refund is worth are taken back at once (creditsReversed = floor(credits × refundedAmount / price), all of them on a full refund; spent credits become a negative purchased balance) and given back if the refund fails. The refund is carried to Stripe by its own workflow; its status goes pending → succeeded | failed. 409 not_refundable: the purchase is not completed, is under an open or lost dispute, or less is left than asked.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description required: the same key, path and body answer the first answer again (kept at least 24 h); the same key with another path or body is refused (409) */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description cents; defaults to what is left (price − refundedAmount) */
+                        amount?: number;
+                        reason?: ("requested_by_customer" | "duplicate" | "fraudulent") | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description cents */
+                                amount: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** @description the increase of the purchase's reversed credits */
+                                creditsReversed: number;
+                                id: string;
+                                purchaseId: string;
+                                reason: ("requested_by_customer" | "duplicate" | "fraudulent") | null;
+                                status: "pending" | "succeeded" | "failed";
                             };
                             /** @enum {boolean} */
                             success: true;
@@ -2647,6 +2864,7 @@ export type ApiErrorCode =
     | "purchase_not_cancelable"
     | "purchase_not_waiting"
     | "idempotency_key_reused"
+    | "not_refundable"
     | "plan_not_credits_based"
     | "pack_not_visible"
     | "subscription_inactive"
