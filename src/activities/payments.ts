@@ -1,5 +1,6 @@
 import { log } from '@temporalio/activity';
-import type Stripe from 'stripe';
+import { ApplicationFailure } from '@temporalio/common';
+import Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
 import { syncStripeRefunds } from '../db/refunds';
@@ -22,7 +23,9 @@ export const idempotencyKeys = {
   setup: (purchaseId: string) => `${purchaseId}:setup`,
   setupCancel: (purchaseId: string) => `${purchaseId}:setup-cancel`,
   defaultPaymentMethod: (purchaseId: string) => `${purchaseId}:default-payment-method`,
-  charge: (purchaseId: string) => `${purchaseId}:charge`,
+  /** the charge; after a stored 500 with no PaymentIntent behind it, `:charge:2`, `:charge:3`… */
+  charge: (purchaseId: string, keyNumber = 1) =>
+    keyNumber === 1 ? `${purchaseId}:charge` : `${purchaseId}:charge:${keyNumber}`,
   chargeCancel: (purchaseId: string) => `${purchaseId}:charge-cancel`,
   refund: (purchaseId: string, amountCents: number) => `${purchaseId}:refund:${amountCents}`,
   /** an operator's refund (its own workflow): one Stripe refund per refund id */
@@ -45,6 +48,21 @@ export interface ChargeRequest {
 }
 
 export type PaymentIntentStatus = Stripe.PaymentIntent.Status;
+
+/** How many derived charge keys a purchase may use (each only after a stored 500 with no PaymentIntent). */
+const MAX_CHARGE_KEYS = 5;
+
+/**
+ * A 5xx Stripe stored under the request's idempotency key and replayed (`Idempotent-Replayed: true`):
+ * every retry with that key gets it again, for as long as the key lives.
+ */
+function isStoredServerError(error: unknown): boolean {
+  return (
+    error instanceof Stripe.errors.StripeError &&
+    (error.statusCode ?? 0) >= 500 &&
+    String(error.headers?.['idempotent-replayed'] ?? '').toLowerCase() === 'true'
+  );
+}
 
 /** Stripe's largest page of a list call. */
 const STRIPE_PAGE_SIZE = 100;
@@ -134,9 +152,12 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
         ),
       );
     } catch (error) {
-      // Stripe will not take this card: forget it, so the next purchase asks for a card instead of
-      // failing on it again.
-      await recordDefaultCard(sql, ids, null, { forgetting: recorded });
+      // Stripe refused this card (a decline, an unknown card): forget it, so the next purchase asks for
+      // a card instead of failing on it again. An outage or a lost answer says nothing about the card:
+      // it stays, and the attempt is retried under the same key.
+      if (error instanceof ApplicationFailure && error.nonRetryable) {
+        await recordDefaultCard(sql, ids, null, { forgetting: recorded });
+      }
       throw error;
     }
     await stripeCall('set default payment method', () =>
@@ -297,7 +318,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
     async chargeOffSession(
       input: ChargeRequest,
     ): Promise<{ paymentIntentId: string; chargeId: string | null }> {
-      const paymentIntent = await stripeCall('charge off-session', () =>
+      const create = (keyNumber: number) =>
         stripe.paymentIntents.create(
           {
             amount: input.amountCents,
@@ -309,9 +330,27 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
             description: `Credit pack purchase ${input.purchaseId}`,
             metadata: { purchase_id: input.purchaseId, organization_id: input.organizationId },
           },
-          { idempotencyKey: idempotencyKeys.charge(input.purchaseId) },
-        ),
-      );
+          { idempotencyKey: idempotencyKeys.charge(input.purchaseId, keyNumber) },
+        );
+      const paymentIntent = await stripeCall('charge off-session', async () => {
+        // Stripe stores a 500 under its key and replays it for 24 h: retrying that key cannot succeed.
+        // Look the PaymentIntent up (the failed request may have created it); only when Stripe shows
+        // none is the next derived key used, never a random one. Each key is tried in order on every
+        // attempt, so a retried activity walks the same keys and finds what an earlier attempt made.
+        for (let keyNumber = 1; ; keyNumber += 1) {
+          try {
+            return await create(keyNumber);
+          } catch (error) {
+            if (!isStoredServerError(error) || keyNumber >= MAX_CHARGE_KEYS) throw error;
+            log.warn('charge key answered a stored 500; looking the PaymentIntent up', {
+              purchaseId: input.purchaseId,
+              keyNumber,
+            });
+            const existing = await findPaymentIntentOfPurchase(input.stripeCustomerId, input.purchaseId);
+            if (existing) return existing;
+          }
+        }
+      });
       // Not settled yet (rare for cards): wait for Stripe's answer instead of guessing either way.
       // The create replays this same answer under the key, so read the PaymentIntent itself.
       const settled =

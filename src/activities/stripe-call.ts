@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type Stripe from 'stripe';
 import { classifyStripeError } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
 
@@ -31,23 +32,14 @@ export function toActivityFailure(error: unknown, operation: string, options: St
   const stripeError = classified.error;
   const what = `${operation}: ${stripeError.message}`;
   switch (classified.kind) {
-    case 'authentication_required': {
-      const paymentIntent = stripeError.payment_intent;
-      if (!paymentIntent?.id || !paymentIntent.client_secret) {
-        return nonRetryable(FailureType.PaymentRequestRejected, `${what} (no PaymentIntent in the error)`);
-      }
-      return nonRetryable(FailureType.AuthenticationRequired, what, {
-        paymentIntentId: paymentIntent.id,
-        clientSecret: paymentIntent.client_secret,
-      });
-    }
+    case 'authentication_required':
     case 'card_declined':
-      return nonRetryable(FailureType.CardDeclined, what, {
-        code: stripeError.code ?? 'card_declined',
-        declineCode: stripeError.decline_code ?? null,
-        message: stripeError.message,
-        paymentIntentId: stripeError.payment_intent?.id ?? null,
-      });
+      // Inside an undo, a card error is Stripe refusing the undo, not the customer's outcome: retried
+      // like every refusal there, so the compensation is never given up.
+      if (options.rejectionsRetryable) {
+        return ApplicationFailure.create({ type: 'StripeRequestRejected', message: what });
+      }
+      return cardFailure(classified.kind, stripeError, what);
     case 'rate_limited':
       return ApplicationFailure.create({
         type: 'StripeRateLimited',
@@ -105,4 +97,28 @@ function activityContext(): Context | undefined {
 /** A PaymentIntent or SetupIntent still processing: retried (with backoff) until Stripe settles it. */
 export function stillProcessing(what: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'StillProcessing', message: `${what} is still processing` });
+}
+
+/** A card error as the customer's outcome: 3-D Secure needed, or a decline, typed and non-retryable. */
+function cardFailure(
+  kind: 'authentication_required' | 'card_declined',
+  stripeError: Stripe.errors.StripeError,
+  what: string,
+): ApplicationFailure {
+  if (kind === 'authentication_required') {
+    const paymentIntent = stripeError.payment_intent;
+    if (!paymentIntent?.id || !paymentIntent.client_secret) {
+      return nonRetryable(FailureType.PaymentRequestRejected, `${what} (no PaymentIntent in the error)`);
+    }
+    return nonRetryable(FailureType.AuthenticationRequired, what, {
+      paymentIntentId: paymentIntent.id,
+      clientSecret: paymentIntent.client_secret,
+    });
+  }
+  return nonRetryable(FailureType.CardDeclined, what, {
+    code: stripeError.code ?? 'card_declined',
+    declineCode: stripeError.decline_code ?? null,
+    message: stripeError.message,
+    paymentIntentId: stripeError.payment_intent?.id ?? null,
+  });
 }

@@ -98,4 +98,42 @@ describe('Stripe failing under the charge', () => {
     expect(lastFailure?.applicationFailureInfo?.type).toBe('StripeRateLimited');
     expect(Number(lastFailure?.applicationFailureInfo?.nextRetryDelay?.seconds ?? 0)).toBe(1);
   });
+
+  it('a 500 Stripe stored under the charge key → looked up, none there, charged once under :charge:2', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    // Stored: every retry with that key gets the same 500 for as long as the key lives.
+    await emulatorControl(env.emulatorUrl).fault({
+      match: chargeRequests,
+      times: 1,
+      action: { type: 'stored_error', status: 500 },
+    });
+    const { purchaseId, handle } = await env.buy(shopper);
+    expect((await handle.result()).status).toBe('completed');
+    await expectChargedOnce(purchaseId, shopper);
+    const state = (await emulatorControl(env.emulatorUrl).state()) as unknown as {
+      requests: { path: string; idempotencyKey?: string; status?: number | null }[];
+    };
+    const keys = state.requests
+      .filter((r) => r.path === '/v1/payment_intents' && r.idempotencyKey?.startsWith(`${purchaseId}:charge`))
+      .map((r) => `${r.idempotencyKey?.slice(purchaseId.length)} ${r.status}`);
+    // The first 500 is retried as any 500; its replay (Idempotent-Replayed) shows it stored.
+    expect(keys).toEqual([':charge 500', ':charge 500', ':charge:2 200']);
+  });
+});
+
+describe('Stripe failing while a recorded card is attached', () => {
+  it('an outage (503) keeps the recorded card: retried, attached, charged once', async () => {
+    const shopper = await env.shopper({ recordedCard: 'pm_card_visa' });
+    await emulatorControl(env.emulatorUrl).fault({
+      match: { method: 'POST', pathRegex: '^/v1/payment_methods/[^/]+/attach$' },
+      times: 1,
+      action: { type: 'status', status: 503 },
+    });
+    const { purchaseId, handle } = await env.buy(shopper);
+    expect((await handle.result()).status).toBe('completed');
+    await expectChargedOnce(purchaseId, shopper);
+    const [row] = await env.sql<{ pm: string | null }[]>`
+      select default_payment_method_id as pm from customers where id = ${shopper.customerId}`;
+    expect(row?.pm).toBe('pm_card_visa');
+  });
 });
