@@ -10,6 +10,8 @@ import type {
   PortalCreditPack,
   Purchase,
   PurchaseCreateParams,
+  Refund,
+  RefundCreateParams,
   Success,
 } from '../../packages/sdk/src/index';
 
@@ -33,6 +35,25 @@ describe('SDK types', () => {
     expectTypeOf<AdminPurchase>().toMatchTypeOf<Purchase & { customerId: string }>();
     expectTypeOf<Purchase['status']>().toMatchTypeOf<string>();
     expectTypeOf<'purchase_not_found'>().toMatchTypeOf<ErrorCode>();
+    expectTypeOf<RefundCreateParams>().toEqualTypeOf<{
+      amount?: number;
+      reason?: 'requested_by_customer' | 'duplicate' | 'fraudulent' | null;
+    }>();
+    expectTypeOf<Refund>().toEqualTypeOf<{
+      id: string;
+      purchaseId: string;
+      amount: number;
+      creditsReversed: number;
+      reason: 'requested_by_customer' | 'duplicate' | 'fraudulent' | null;
+      status: 'pending' | 'succeeded' | 'failed';
+      createdAt: string;
+    }>();
+    expectTypeOf<AdminPurchase>().toMatchTypeOf<{
+      trigger: string;
+      refundedAmount: number;
+      creditsReversed: number;
+      dispute: unknown;
+    }>();
   });
 
   it('throwOnError narrows what methods resolve to', () => {
@@ -40,5 +61,10 @@ describe('SDK types', () => {
     expectTypeOf<Lists<CreditPacks>>().toEqualTypeOf<Envelope<CreditPack[]>>();
     expectTypeOf<Lists<CreditPacks<true>>>().toEqualTypeOf<Success<CreditPack[]>>();
     expectTypeOf<Lists<PortalClient<true>>>().toEqualTypeOf<Success<PortalCreditPack[]>>();
+    type Refunds<C> = C extends { purchases: { refunds: { create: (...args: never[]) => Promise<infer R> } } }
+      ? R
+      : never;
+    expectTypeOf<Refunds<CreditPacks>>().toEqualTypeOf<Envelope<Refund>>();
+    expectTypeOf<Refunds<CreditPacks<true>>>().toEqualTypeOf<Success<Refund>>();
   });
 });

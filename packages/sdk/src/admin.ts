@@ -9,11 +9,14 @@ import type {
   Customer,
   CustomerCreateParams,
   CustomerListParams,
+  IdempotentRequestOptions,
   Plan,
   PlanCreateParams,
   PortalSession,
   PortalSessionCreateParams,
   PurchaseListParams,
+  Refund,
+  RefundCreateParams,
   RequestOptions,
   Result,
   Subscription,
@@ -128,7 +131,40 @@ export class PortalSessionsResource<Throw extends boolean> extends Resource<Thro
   }
 }
 
+export class PurchaseRefundsResource<Throw extends boolean> extends Resource<Throw> {
+  /**
+   * POST /v1/purchases/{id}/refunds: refunds a completed purchase in full (no `amount`) or in part;
+   * answers 202 with the refund, `pending` until Stripe answers. Sends `options.idempotencyKey`, or a
+   * new random key per call; the SDK's retries reuse it, so a retried refund is one refund.
+   */
+  create(
+    purchaseId: string,
+    params: RefundCreateParams = {},
+    options?: IdempotentRequestOptions,
+  ): Result<Refund, Throw> {
+    return this.call({
+      method: 'POST',
+      path: pathOf`/v1/purchases/${purchaseId}/refunds`,
+      body: params,
+      retry: 'keyed',
+      options,
+    });
+  }
+  /** GET /v1/purchases/{id}/refunds: oldest first, refunds made in Stripe directly included. */
+  list(purchaseId: string, options?: RequestOptions): Result<Refund[], Throw> {
+    return this.call({
+      method: 'GET',
+      path: pathOf`/v1/purchases/${purchaseId}/refunds`,
+      retry: 'safe',
+      options,
+    });
+  }
+}
+
 export class PurchasesResource<Throw extends boolean> extends Resource<Throw> {
+  /** `client.purchases.refunds.create(purchaseId, { amount?, reason? })` and `.list(purchaseId)`. */
+  readonly refunds = new PurchaseRefundsResource<Throw>(this.transport);
+
   /** GET /v1/purchases: newest first. */
   list(params?: PurchaseListParams, options?: RequestOptions): Result<AdminPurchase[], Throw> {
     return this.call({ method: 'GET', path: '/v1/purchases', query: params, retry: 'safe', options });

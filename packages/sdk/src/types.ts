@@ -101,6 +101,13 @@ export type AdminPurchase = DataOf<'/v1/purchases/{id}', 'get'>;
 export type PurchaseListParams = QueryOf<'/v1/purchases', 'get'>;
 export type PurchaseStatus = AdminPurchase['status'];
 
+/** A refund of a purchase: `status` is `pending` until Stripe answers, then `succeeded` or `failed`. */
+export type Refund = DataOf<'/v1/purchases/{id}/refunds', 'post', 202>;
+/** `{ amount?, reason? }`: `amount` in cents defaults to what is left (price − refundedAmount). */
+export type RefundCreateParams = BodyOf<'/v1/purchases/{id}/refunds', 'post'>;
+export type RefundReason = NonNullable<Refund['reason']>;
+export type RefundStatus = Refund['status'];
+
 // Portal --------------------------------------------------------------------------------------------
 
 /** A pack as the portal offers it: exactly `{ id, name, description, credits, price, currency }`. */
