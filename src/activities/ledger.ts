@@ -1,7 +1,7 @@
 import { log } from '@temporalio/activity';
 import type { Sql } from '../db/client';
 import { constraintViolation } from '../db/errors';
-import { GrantRefusedError, grantPurchaseCredits } from '../db/ledger';
+import { GrantRefusedError, grantPurchaseCredits, RunNotOwnerError } from '../db/ledger';
 import { recordPurchaseStatus, type StatusRecord } from '../db/purchase-status';
 import { ForbiddenTransitionError } from '../domain/purchase-states';
 import { FailureType, nonRetryable } from './failures';
@@ -58,12 +58,14 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
       purchaseId: string;
     }): Promise<{ ledgerEntryId: number; replayed: boolean }> {
       try {
-        const grant = await grantPurchaseCredits(sql, purchaseId);
+        const grant = await grantPurchaseCredits(sql, purchaseId, currentRunId());
         log.info(grant.replayed ? 'credits already granted' : 'credits granted', { purchaseId, ...grant });
         return grant;
       } catch (error) {
         if (error instanceof GrantRefusedError)
           throw nonRetryable(FailureType.CreditingRefused, error.message);
+        if (error instanceof RunNotOwnerError)
+          throw nonRetryable(FailureType.PurchaseClaimedElsewhere, error.message);
         // The database refusing the grant (a constraint) will refuse it again: stop and refund.
         if (constraintViolation(error) !== null) {
           throw nonRetryable(

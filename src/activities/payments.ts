@@ -3,10 +3,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
+import { runOwnsPurchase } from '../db/purchase-status';
 import { syncStripeRefunds } from '../db/refunds';
 import { defaultPaymentMethodOf } from '../stripe/customers';
 import { isUnexpectedState } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
+import { currentRunId } from './run-id';
 import { compensating, stillProcessing, stripeCall, toActivityFailure } from './stripe-call';
 
 /**
@@ -76,6 +78,15 @@ const PROCESSING_POLL_INTERVAL_MS = 2_000;
 const PROCESSING_POLL_ATTEMPTS = 30;
 
 export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Stripe }) {
+  /** Fails for good, touching nothing, unless this workflow run drives the purchase. */
+  async function ensureRunOwnsPurchase(purchaseId: string): Promise<void> {
+    if (await runOwnsPurchase(sql, purchaseId, currentRunId())) return;
+    throw nonRetryable(
+      FailureType.PurchaseClaimedElsewhere,
+      `purchase ${purchaseId} is driven by another workflow run; this run moves no money`,
+    );
+  }
+
   /** The PaymentIntent a purchase's charge key created, found by the metadata it carries. */
   async function findPaymentIntentOfPurchase(stripeCustomerId: string, purchaseId: string) {
     // Newest first, a bounded number of pages: a purchase's own PaymentIntent is among the latest.
@@ -318,6 +329,9 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
     async chargeOffSession(
       input: ChargeRequest,
     ): Promise<{ paymentIntentId: string; chargeId: string | null }> {
+      // Only the run that claimed the purchase charges: a reset or rerun (whose keys may have expired
+      // at Stripe after 24 h) must never make a second charge.
+      await ensureRunOwnsPurchase(input.purchaseId);
       const create = (keyNumber: number) =>
         stripe.paymentIntents.create(
           {
@@ -426,6 +440,13 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       stripeCustomerId: string;
       amountCents: number;
     }): Promise<{ refundId: string | null }> {
+      // Another run's purchase (a reset, a rerun): whatever was charged is that run's, not this one's to undo.
+      if (!(await runOwnsPurchase(sql, input.purchaseId, currentRunId()))) {
+        log.warn('purchase driven by another run: nothing of this run to refund', {
+          purchaseId: input.purchaseId,
+        });
+        return { refundId: null };
+      }
       const paymentIntent = input.paymentIntentId
         ? await stripeCall(
             'retrieve PaymentIntent',

@@ -38,15 +38,24 @@ export class GrantRefusedError extends Error {
   }
 }
 
+/** The purchase is driven by another workflow run: this run moves nothing. */
+export class RunNotOwnerError extends Error {
+  constructor(readonly purchaseId: string) {
+    super(`purchase ${purchaseId} is driven by another workflow run; this run credits nothing`);
+    this.name = 'RunNotOwnerError';
+  }
+}
+
 /**
  * Grants a purchase's credits and completes it (crediting → completed), in one transaction. A replay
  * finds the grant already there (a unique index on the purchase's grant) and changes nothing:
  * `replayed: true`. A purchase not found, a customer deleted meanwhile, or a purchase not crediting
- * cannot be credited: GrantRefusedError.
+ * cannot be credited: GrantRefusedError. Another run's purchase: RunNotOwnerError.
  */
 export function grantPurchaseCredits(
   sql: Sql,
   purchaseId: string,
+  runId: string,
 ): Promise<{ ledgerEntryId: number; replayed: boolean }> {
   return sql.begin(async (tx) => {
     const [purchase] = await tx<
@@ -56,15 +65,20 @@ export function grantPurchaseCredits(
         credits: number;
         status: PurchaseStatus;
         deletedAt: Date | null;
+        workflowRunId: string | null;
       }[]
     >`
       select p.organization_id as "organizationId", p.customer_id as "customerId", p.credits, p.status,
-             c.deleted_at as "deletedAt"
+             c.deleted_at as "deletedAt", p.workflow_run_id as "workflowRunId"
         from purchases p
         join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
        where p.id = ${purchaseId}
          for update of p, c`;
     if (!purchase) throw new GrantRefusedError(`purchase ${purchaseId} not found`);
+    // Only the run that drives the purchase credits it (a reset or rerun finds it claimed).
+    if (purchase.workflowRunId !== null && purchase.workflowRunId !== runId) {
+      throw new RunNotOwnerError(purchaseId);
+    }
 
     const [existing] = await tx<{ id: number }[]>`
       select id from credit_ledger where purchase_id = ${purchaseId} and kind = 'purchase_grant'`;

@@ -39,6 +39,15 @@ export interface PurchaseOwner {
   workflowRunId: string | null;
 }
 
+/**
+ * Whether this workflow run drives the purchase (it claimed it, or the purchase predates claims). Every
+ * money step asks first: a run made by a reset or a rerun is not the purchase's and moves no money.
+ */
+export async function runOwnsPurchase(sql: Sql, purchaseId: string, runId: string): Promise<boolean> {
+  const owner = await purchaseOwner(sql, purchaseId);
+  return owner !== null && (owner.workflowRunId === null || owner.workflowRunId === runId);
+}
+
 async function purchaseOwner(sql: Sql, purchaseId: string): Promise<PurchaseOwner | null> {
   const [row] = await sql<PurchaseOwner[]>`
     select status, workflow_run_id as "workflowRunId" from purchases where id = ${purchaseId}`;
