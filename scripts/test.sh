@@ -12,4 +12,5 @@ echo "[test] module layering (dependency-cruiser: no import circles, inner layer
 npx depcruise src --config .dependency-cruiser.cjs
 echo "[test] vitest"
 bash scripts/ensure-browser.sh
+bash scripts/fuzz/ensure-schemathesis.sh >/dev/null # the API fuzzer of test/fuzz (PyPI, into .stack/tools)
 exec npx vitest run "$@"

@@ -91,8 +91,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   }).withTypeProvider<TypeBoxTypeProvider>();
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
 
-  // TypeBox validates (no coercion of bodies; query/params are converted from strings).
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // TypeBox validates (no coercion of bodies; query/params are converted from strings, numbers only
+  // from numerals: TypeBox alone reads `?limit=true` as 1, found by the fuzz).
+  app.setValidatorCompiler(strictNumbersValidatorCompiler);
   // Response schemas document the API; bodies are serialized as-is (no silent field stripping).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // JSON only: text/plain and everything else answer 415.
@@ -194,6 +195,46 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   return app;
 }
+
+const NUMERAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * TypeBox's validator compiler, but a query-string or path field typed integer or number accepts only
+ * a numeral: TypeBox's conversion would read `true` as 1 and `false` as 0.
+ */
+const strictNumbersValidatorCompiler: typeof TypeBoxValidatorCompiler = (route) => {
+  const validate = TypeBoxValidatorCompiler(route);
+  const { schema, httpPart } = route as {
+    schema: { properties?: Record<string, { type?: unknown }> };
+    httpPart?: string;
+  };
+  if (httpPart === 'body' || !schema?.properties) return validate;
+  const numeric = Object.entries(schema.properties)
+    .filter(([, field]) => field?.type === 'integer' || field?.type === 'number')
+    .map(([name]) => name);
+  if (numeric.length === 0) return validate;
+  return (value: unknown) => {
+    if (value !== null && typeof value === 'object') {
+      for (const name of numeric) {
+        const raw = (value as Record<string, unknown>)[name];
+        if (typeof raw === 'string' && !NUMERAL.test(raw)) {
+          return {
+            error: [
+              {
+                keyword: 'type',
+                schemaPath: '#/type',
+                instancePath: `/${name}`,
+                message: 'must be a number',
+                params: {},
+              },
+            ],
+          };
+        }
+      }
+    }
+    return validate(value);
+  };
+};
 
 /**
  * Rate limits on every route (docs/security.md): per bearer credential (the Authorization header, any

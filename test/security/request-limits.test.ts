@@ -73,6 +73,15 @@ describe('request limits (docs/security.md)', () => {
     expect(depthExceeds({ a: [{ b: [] }] }, 3)).toBe(true);
   });
 
+  it('a numeric query field takes numerals only (found by the fuzz: ?limit=true was read as 1)', async () => {
+    const w = await newWorld(h.app);
+    for (const limit of ['true', 'false', '1e1', 'x', '']) {
+      const res = await call(h.app, 'GET', `/v1/customers?limit=${limit}`, { token: w.apiKey });
+      expectEnvelope(res, 400, 'validation_failed');
+    }
+    expect((await call(h.app, 'GET', '/v1/customers?limit=2', { token: w.apiKey })).status).toBe(200);
+  });
+
   it(`a body over ${DEFAULT_BODY_LIMIT} bytes answers 413 payload_too_large and creates nothing`, async () => {
     const w = await newWorld(h.app);
     const res = await call(h.app, 'POST', '/v1/plans', {
