@@ -281,4 +281,33 @@ describe('the portal page (headless Chromium)', () => {
     expectNoPageErrors(page);
     await page.close();
   });
+
+  it('a click after the answers were lost reuses the key: the purchase made meanwhile, not a second one', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const page = await openPortal(who, 'lost-answers');
+    const keys: string[] = [];
+    let lost = 0;
+    // The checkout reaches the server, which records the purchase; its answer never reaches the page.
+    await page.route('**/v1/portal/purchases', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      keys.push(route.request().headers()['idempotency-key'] ?? '');
+      if (lost < 3) {
+        lost += 1;
+        await route.fetch();
+        return route.abort('failed');
+      }
+      return route.continue();
+    });
+    await page.getByTestId(`buy-${h.pack.id}`).click();
+    // The page's own three attempts all lost their answer: it says so, and the customer clicks again.
+    await page.locator('#error:not([hidden])').waitFor();
+    await page.getByTestId(`buy-${h.pack.id}`).click();
+    await waitForPurchaseStatus(page, 'completed');
+    expect(keys).toHaveLength(4);
+    expect(new Set(keys).size).toBe(1);
+    const purchases = await ok(h.app, 'GET', '/v1/portal/purchases', { token: who.token });
+    expect(purchases).toHaveLength(1);
+    expect((await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token })).purchasedCredits).toBe(500);
+    await page.close();
+  });
 });

@@ -58,6 +58,12 @@
     current: null,
     pollTimer: null,
     busy: false,
+    /**
+     * The checkout whose answer never came (network trouble, 5xx after the retries): it may have been
+     * recorded, so the next click for the same pack and quantity sends the same key and finds it,
+     * instead of making a second purchase. Cleared once any answer comes.
+     */
+    unanswered: null,
     setupAuth: false,
     stripe: null,
     stripeKey: null,
@@ -265,8 +271,12 @@
     }
     state.busy = true;
     button.disabled = true;
-    // One key per click: a retry of this request (network trouble) is the same purchase, never a second one.
-    const key = newKey();
+    // One key per purchase: a retry of this request (network trouble), or a click after the retries gave
+    // up without an answer, is the same purchase, never a second one.
+    const same =
+      state.unanswered && state.unanswered.packId === pack.id && state.unanswered.quantity === quantity;
+    const key = same ? state.unanswered.key : newKey();
+    state.unanswered = { packId: pack.id, quantity, key };
     try {
       let purchase;
       for (let attempt = 1; ; attempt++) {
@@ -282,9 +292,12 @@
           break;
         } catch (error) {
           const retryable = !isStale(error) && (!error.status || error.status >= 500);
+          // An answer (a refusal) means nothing is pending under this key: the next click is a new purchase.
+          if (!retryable && !isStale(error)) state.unanswered = null;
           if (!retryable || attempt >= 3) throw error;
         }
       }
+      state.unanswered = null;
       follow(purchase);
       loadHistory().catch(() => {});
     } catch (error) {
@@ -563,6 +576,7 @@
     state.pollTimer = null;
     state.current = null;
     state.busy = false;
+    state.unanswered = null;
     state.setupAuth = false;
     state.settings = null;
     state.packs = new Map();
