@@ -6,7 +6,11 @@ import { type AppLogger, createLogger, temporalLogger } from './logger';
 import { startOrphanedPurchases, startOrphanedRefunds } from './purchases';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
+import { watchStuckCompensations } from './temporal/compensation-gauge';
 import { createWorker } from './temporal/create-worker';
+
+/** How often the credit_pack_compensations_stuck gauge is read from the database. */
+const STUCK_COMPENSATIONS_GAUGE_INTERVAL_MS = 15_000;
 
 /**
  * Runs the purchase worker until SIGINT/SIGTERM. The SDK's Runtime owns those signals: it stops
@@ -44,9 +48,11 @@ async function main(): Promise<void> {
       'worker started',
     );
     const stopSweeping = await sweepOrphanedPurchases(config, sql, logger);
+    const stopGauge = watchStuckCompensations(sql, logger, STUCK_COMPENSATIONS_GAUGE_INTERVAL_MS);
     try {
       await worker.run();
     } finally {
+      stopGauge();
       await stopSweeping();
     }
     logger.info('worker stopped');

@@ -1,9 +1,9 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
-import { runOwnsPurchase } from '../db/purchase-status';
+import { markCompensationStuck, runOwnsPurchase } from '../db/purchase-status';
 import { syncStripeRefunds } from '../db/refunds';
 import { defaultPaymentMethodOf } from '../stripe/customers';
 import { isUnexpectedState } from '../stripe/errors';
@@ -65,6 +65,9 @@ function isStoredServerError(error: unknown): boolean {
     String(error.headers?.['idempotent-replayed'] ?? '').toLowerCase() === 'true'
   );
 }
+
+/** From this attempt on, a failing undo is shown on the purchase as compensation_stuck (about 3 s of retries in). */
+const COMPENSATION_STUCK_AFTER_ATTEMPTS = 3;
 
 /** Stripe's largest page of a list call. */
 const STRIPE_PAGE_SIZE = 100;
@@ -181,7 +184,7 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
     return attached.id;
   }
 
-  return {
+  const activities = {
     /**
      * The customer's Stripe customer (created on their first purchase, under a per-customer key so two
      * concurrent first purchases share one) and the card on file: Stripe's
@@ -509,5 +512,43 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       });
       return { refundId: refund.id };
     },
+  };
+
+  /**
+   * An undo that keeps failing (attempt COMPENSATION_STUCK_AFTER_ATTEMPTS and later) says so on the
+   * purchase's row: failure code compensation_stuck with the step and Stripe's last answer, status
+   * unchanged, while Temporal keeps retrying it (7 days). Best effort: the row write never hides the error.
+   */
+  function reportWhenStuck<I extends { purchaseId: string }, R>(
+    step: string,
+    undo: (input: I) => Promise<R>,
+  ) {
+    return async (input: I): Promise<R> => {
+      try {
+        return await undo(input);
+      } catch (error) {
+        const attempt = Context.current().info.attempt;
+        if (attempt >= COMPENSATION_STUCK_AFTER_ATTEMPTS) {
+          const why = error instanceof Error ? error.message : String(error);
+          await markCompensationStuck(
+            sql,
+            input.purchaseId,
+            currentRunId(),
+            `Could not ${step} yet (attempt ${attempt}, retrying): ${why}`,
+          ).catch((writeError: unknown) =>
+            log.warn('could not record the stuck compensation', { writeError }),
+          );
+          log.warn('compensation stuck', { purchaseId: input.purchaseId, step, attempt });
+        }
+        throw error;
+      }
+    };
+  }
+
+  return {
+    ...activities,
+    cancelSetupIntent: reportWhenStuck('cancel the card request', activities.cancelSetupIntent),
+    cancelPaymentIntent: reportWhenStuck('cancel the open payment', activities.cancelPaymentIntent),
+    refundPayment: reportWhenStuck('refund the charge', activities.refundPayment),
   };
 }

@@ -112,3 +112,34 @@ export async function cancelUnclaimedPurchase(
     returning *`;
   return row ?? null;
 }
+
+/** The failure code a purchase shows while its compensation keeps failing (its status unchanged). */
+export const COMPENSATION_STUCK = 'compensation_stuck';
+
+/**
+ * Says on the row that the purchase's undo (a refund, a cancel) cannot proceed yet, naming the step and
+ * Stripe's last answer, without changing its status: the customer and operators see why a purchase
+ * stays `charging` or `crediting` while Temporal keeps retrying. The final transition overwrites it.
+ * Only for the run that drives the purchase, and never on a settled purchase.
+ */
+export async function markCompensationStuck(
+  sql: Sql,
+  purchaseId: string,
+  runId: string,
+  message: string,
+): Promise<void> {
+  await sql`
+    update purchases set failure_code = ${COMPENSATION_STUCK}, failure_message = ${message.slice(0, 500)}
+     where id = ${purchaseId}
+       and (workflow_run_id is null or workflow_run_id = ${runId})
+       and status in ('pending', 'awaiting_payment_method', 'charging', 'requires_action', 'crediting')`;
+}
+
+/** How many purchases show a stuck compensation now (the worker's `credit_pack_compensations_stuck` gauge). */
+export async function countStuckCompensations(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from purchases
+     where failure_code = ${COMPENSATION_STUCK}
+       and status in ('pending', 'awaiting_payment_method', 'charging', 'requires_action', 'crediting')`;
+  return row?.n ?? 0;
+}

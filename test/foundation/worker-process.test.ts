@@ -106,6 +106,8 @@ describe('the worker process', () => {
     const text = await response.text();
     expect(text).toMatch(/^temporal_\w+/m);
     expect(text).toContain(`task_queue="${taskQueue}"`);
+    // The product's own gauge, read from the database at start: purchases whose undo keeps failing.
+    expect(text).toMatch(/^(temporal_)?credit_pack_compensations_stuck(\{[^}]*\})? \d+/m);
   });
 
   it('drains on SIGTERM and exits 0 within the shutdown grace time', async () => {
