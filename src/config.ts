@@ -275,6 +275,34 @@ function schemaFor(profile: Profile) {
         .describe(
           'The invariant checker reports a purchase stuck when it is still not settled this long after both waits (`CARD_WAIT_TIMEOUT_MS` + `AUTHENTICATION_WAIT_TIMEOUT_MS` after checkout).',
         ),
+      EVENT_DELIVERY_TASK_QUEUE: z
+        .string()
+        .min(1)
+        .default('credit-pack-event-deliveries')
+        .describe(
+          'Task queue of the event deliveries to webhook endpoints (their own, so endpoints that stall never hold up purchases); the worker polls it with a second worker.',
+        ),
+      EVENT_DELIVERY_RETRY_BASE_MS: positiveInt
+        .max(60_000)
+        .default(30_000)
+        .describe(
+          'The delay before the first retry of a failed event delivery; each later delay doubles, capped at 1 hour, for 3 days (docs/api.md). Small values let tests run the schedule fast.',
+        ),
+      EVENT_DELIVERY_MAX_CONCURRENT: positiveInt
+        .max(1_000)
+        .default(200)
+        .describe(
+          "The delivery worker's activity slots: deliveries in flight at once (an attempt waits at most 10 s for its answer).",
+        ),
+      EVENT_DISPATCH_INTERVAL_MS: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .max(60_000)
+        .default(1_000)
+        .describe(
+          'How often the worker looks for recorded event deliveries whose workflow is not started yet (it is also woken by Postgres NOTIFY when an event is recorded); `0` turns the dispatcher off.',
+        ),
     })
     .superRefine((env, ctx) => {
       // Exposed beyond loopback, or talking to real Stripe: the secrets anyone can read in the repo are

@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
 import { type AppLogger, createLogger, temporalLogger } from './logger';
 import { startOrphanedPurchases, startOrphanedRefunds } from './purchases';
+import { runEventDispatcher } from './purchases/event-deliveries';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { watchStuckCompensations } from './temporal/compensation-gauge';
@@ -33,14 +34,19 @@ async function main(): Promise<void> {
   const sql = createSql(config.databaseUrl, { applicationName: 'credit-pack-worker' });
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
-    const worker = await createWorker({
-      config,
+    const activities = createActivities({ config, sql, stripe: createStripe(config) });
+    const worker = await createWorker({ config, connection, activities });
+    // Event deliveries on their own task queue and slots: endpoints that stall never hold up purchases.
+    const deliveryWorker = await createWorker({
+      config: { ...config, WORKER_MAX_CONCURRENT_ACTIVITIES: config.EVENT_DELIVERY_MAX_CONCURRENT },
       connection,
-      activities: createActivities({ config, sql, stripe: createStripe(config) }),
+      activities,
+      taskQueue: config.EVENT_DELIVERY_TASK_QUEUE,
     });
     logger.info(
       {
         taskQueue: config.TEMPORAL_TASK_QUEUE,
+        deliveryTaskQueue: config.EVENT_DELIVERY_TASK_QUEUE,
         namespace: config.TEMPORAL_NAMESPACE,
         temporalAddress: config.temporalAddress,
         metricsUrl: config.metricsUrl,
@@ -49,10 +55,12 @@ async function main(): Promise<void> {
     );
     const stopSweeping = await sweepOrphanedPurchases(config, sql, logger);
     const stopGauge = watchStuckCompensations(sql, logger, STUCK_COMPENSATIONS_GAUGE_INTERVAL_MS);
+    const stopDispatching = await dispatchEventDeliveries(config, sql, logger);
     try {
-      await worker.run();
+      await Promise.all([worker.run(), deliveryWorker.run()]);
     } finally {
       stopGauge();
+      await stopDispatching();
       await stopSweeping();
     }
     logger.info('worker stopped');
@@ -101,6 +109,27 @@ async function sweepOrphanedPurchases(
   return async () => {
     clearInterval(timer);
     await running;
+    await client.connection.close();
+  };
+}
+
+/**
+ * Starts the workflows of recorded event deliveries (src/purchases/event-deliveries.ts): woken by
+ * Postgres NOTIFY, and every EVENT_DISPATCH_INTERVAL_MS. Returns a function that stops it.
+ */
+async function dispatchEventDeliveries(
+  config: Config,
+  sql: Sql,
+  logger: AppLogger,
+): Promise<() => Promise<void>> {
+  if (config.EVENT_DISPATCH_INTERVAL_MS === 0) return async () => {};
+  const client = await connectClient(config);
+  const stop = await runEventDispatcher(
+    { sql, client, config },
+    { intervalMs: config.EVENT_DISPATCH_INTERVAL_MS, log: logger },
+  );
+  return async () => {
+    await stop();
     await client.connection.close();
   };
 }

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
+import { createDeliveryActivities } from './deliveries';
 import { createDiagnosticsActivities } from './diagnostics';
 import { createEligibilityActivities } from './eligibility';
 import { createLedgerActivities } from './ledger';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPaymentActivities(deps),
     ...createLedgerActivities(deps),
     ...createRefundActivities(deps),
+    ...createDeliveryActivities(deps),
   };
 }
 
@@ -36,4 +38,5 @@ export type DatabaseActivities = ReturnType<typeof createEligibilityActivities> 
   ReturnType<typeof createLedgerActivities>;
 export type PaymentActivities = ReturnType<typeof createPaymentActivities>;
 export type RefundActivities = ReturnType<typeof createRefundActivities>;
+export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;
 export type DiagnosticsActivities = ReturnType<typeof createDiagnosticsActivities>;

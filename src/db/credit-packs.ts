@@ -212,9 +212,9 @@ export async function archiveCreditPack(sql: Sql, organizationId: string, id: st
 export async function getCreditPackSnapshot(
   sql: Sql,
   ids: { organizationId: string; creditPackId: string },
-): Promise<{ credits: number; priceCents: number } | null> {
-  const [pack] = await sql<{ credits: number; priceCents: number }[]>`
-    select credits, price_cents as "priceCents" from credit_packs
+): Promise<{ name: string; credits: number; priceCents: number } | null> {
+  const [pack] = await sql<{ name: string; credits: number; priceCents: number }[]>`
+    select name, credits, price_cents as "priceCents" from credit_packs
      where organization_id = ${ids.organizationId} and id = ${ids.creditPackId} and archived_at is null`;
   return pack ?? null;
 }

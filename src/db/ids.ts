@@ -9,6 +9,7 @@ export const idPrefixes = {
   creditPack: 'cpk',
   purchase: 'pur',
   refund: 'ref',
+  webhookEndpoint: 'we',
 } as const;
 export type IdKind = keyof typeof idPrefixes;
 

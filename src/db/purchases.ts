@@ -45,6 +45,8 @@ export interface PurchaseRow {
   dispute_amount_cents: number | null;
   dispute_credits_held: number;
   stripe_dispute_id: string | null;
+  /** the pack's name at checkout (00011), what the receipt shows */
+  pack_name: string;
 }
 
 /** What started a purchase: the customer portal, an auto top-up, or the operators' command line. */
@@ -175,6 +177,8 @@ export interface NewPurchase {
   quantity: number;
   unitCredits: number;
   unitPriceCents: number;
+  /** the pack's name at checkout (the receipt's line) */
+  packName: string;
   idempotencyKey: string;
   requestHash: string;
   workflowId: string;
@@ -190,12 +194,13 @@ export async function insertPurchase(sql: Sql, purchase: NewPurchase): Promise<P
   const [inserted] = await sql<PurchaseRow[]>`
     insert into purchases (
       id, organization_id, customer_id, credit_pack_id, quantity, unit_credits, unit_price_cents,
-      credits, price_cents, currency, status, idempotency_key, request_hash, workflow_id, trigger)
+      credits, price_cents, currency, status, idempotency_key, request_hash, workflow_id, trigger, pack_name)
     values (
       ${purchase.id}, ${purchase.organizationId}, ${purchase.customerId}, ${purchase.creditPackId},
       ${purchase.quantity}, ${purchase.unitCredits}, ${purchase.unitPriceCents},
       ${purchase.unitCredits * purchase.quantity}, ${purchase.unitPriceCents * purchase.quantity}, 'usd',
-      'pending', ${purchase.idempotencyKey}, ${purchase.requestHash}, ${purchase.workflowId}, ${purchase.trigger})
+      'pending', ${purchase.idempotencyKey}, ${purchase.requestHash}, ${purchase.workflowId}, ${purchase.trigger},
+      ${purchase.packName})
     on conflict (organization_id, customer_id, idempotency_key) do nothing
     returning *`;
   return inserted ?? null;

@@ -86,6 +86,7 @@ export async function createPurchase(
     quantity: request.quantity,
     unitCredits: pack.credits,
     unitPriceCents: pack.priceCents,
+    packName: pack.name,
     idempotencyKey: request.idempotencyKey,
     requestHash,
     workflowId: purchaseWorkflowId(purchaseId),

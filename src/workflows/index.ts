@@ -1,4 +1,10 @@
 // The workflow bundle's entry point: every workflow type the worker registers.
+
+export {
+  type EventDeliveryInput,
+  type EventDeliveryResult,
+  eventDeliveryWorkflow,
+} from './delivery/workflow';
 export { diagnosticsWorkflow } from './diagnostics';
 export * from './purchase/messages';
 export { purchaseWorkflow } from './purchase/workflow';

@@ -34,6 +34,7 @@ import { classifyStripeError } from '../../stripe/errors';
 import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
+import { eventRoutes } from './events';
 import { refundRoutes } from './refunds';
 
 const adminSecurity = [{ organizationApiKey: [] }];
@@ -442,6 +443,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   );
   // Refunds: POST/GET /v1/purchases/{id}/refunds, behind this plugin's API key check.
   await app.register(refundRoutes, deps);
+  // Events and webhook endpoints: GET /v1/events, /v1/webhook-endpoints (same check).
+  await app.register(eventRoutes, deps);
 
   app.post(
     '/v1/purchases/:id/cancel',

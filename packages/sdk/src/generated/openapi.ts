@@ -770,6 +770,122 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The organization's events, newest first
+         * @description One event per purchase transition into completed, failed, refunded, canceled, expired, ineligible, requires_action or awaiting_payment_method, per partial refund, and per dispute opened; recorded in the transaction of the change. data.purchase is the admin purchase as it was right after it.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description page size (default 100) */
+                    limit?: number;
+                    purchaseId?: string;
+                    type?: "purchase.completed" | "purchase.failed" | "purchase.refunded" | "purchase.canceled" | "purchase.expired" | "purchase.ineligible" | "purchase.requires_action" | "purchase.awaiting_payment_method" | "purchase.partially_refunded" | "purchase.disputed" | "auto_top_up.paused";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                data: {
+                                    purchase: {
+                                        /** Format: date-time */
+                                        createdAt: string;
+                                        creditPackId: string;
+                                        /** @description total credits (quantity x pack credits) */
+                                        credits: number;
+                                        /** @description credits taken back for refunds and disputes */
+                                        creditsReversed: number;
+                                        /** @enum {string} */
+                                        currency: "usd";
+                                        customerId: string;
+                                        dispute: {
+                                            /** @description disputed cents */
+                                            amount: number;
+                                            status: "open" | "won" | "lost";
+                                        } | null;
+                                        failure: {
+                                            code: string;
+                                            message: string;
+                                        } | null;
+                                        id: string;
+                                        nextAction: {
+                                            clientSecret: string;
+                                            type: "add_payment_method" | "authenticate";
+                                        } | null;
+                                        /** @description total price in cents */
+                                        price: number;
+                                        quantity: number;
+                                        /** @description cents: the sum of the purchase's pending and succeeded refunds, whoever made them */
+                                        refundedAmount: number;
+                                        /** @enum {unknown} */
+                                        status: "pending" | "awaiting_payment_method" | "charging" | "requires_action" | "crediting" | "completed" | "ineligible" | "expired" | "failed" | "refunded" | "canceled";
+                                        /** @description what started it: the customer portal, an auto top-up, or the operators command line */
+                                        trigger: "portal" | "auto_top_up" | "admin";
+                                        /** Format: date-time */
+                                        updatedAt: string;
+                                    };
+                                } | {
+                                    autoTopUp: {
+                                        [key: string]: unknown;
+                                    };
+                                    customerId: string;
+                                };
+                                id: string;
+                                /** @enum {unknown} */
+                                type: "purchase.completed" | "purchase.failed" | "purchase.refunded" | "purchase.canceled" | "purchase.expired" | "purchase.ineligible" | "purchase.requires_action" | "purchase.awaiting_payment_method" | "purchase.partially_refunded" | "purchase.disputed" | "auto_top_up.paused";
+                            }[];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/organizations": {
         parameters: {
             query?: never;
@@ -2817,6 +2933,196 @@ export type paths = {
         };
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's webhook endpoints, oldest first (secrets are not shown again) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                events: ("purchase.completed" | "purchase.failed" | "purchase.refunded" | "purchase.canceled" | "purchase.expired" | "purchase.ineligible" | "purchase.requires_action" | "purchase.awaiting_payment_method" | "purchase.partially_refunded" | "purchase.disputed" | "auto_top_up.paused")[];
+                                id: string;
+                                url: string;
+                            }[];
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a webhook endpoint (answers its signing secret once)
+         * @description Every event of the listed types is POSTed to the URL, signed in the Credit-Packs-Signature header (docs/webhooks.md); retried with exponential backoff for 3 days until a 2xx answer within 10 s.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the event types it receives; omitted: all of them */
+                        events?: ("purchase.completed" | "purchase.failed" | "purchase.refunded" | "purchase.canceled" | "purchase.expired" | "purchase.ineligible" | "purchase.requires_action" | "purchase.awaiting_payment_method" | "purchase.partially_refunded" | "purchase.disputed" | "auto_top_up.paused")[];
+                        /** @description an absolute http(s) URL; loopback and private addresses only in test mode */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                events: ("purchase.completed" | "purchase.failed" | "purchase.refunded" | "purchase.canceled" | "purchase.expired" | "purchase.ineligible" | "purchase.requires_action" | "purchase.awaiting_payment_method" | "purchase.partially_refunded" | "purchase.disputed" | "auto_top_up.paused")[];
+                                id: string;
+                                /** @description whsec_…: signs every delivery; shown this once */
+                                secret: string;
+                                url: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint; its pending deliveries stop */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @enum {boolean} */
+                                deleted: true;
+                                id: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
@@ -2855,6 +3161,8 @@ export type ApiErrorCode =
     | "subscription_not_found"
     | "credit_pack_not_found"
     | "purchase_not_found"
+    | "webhook_endpoint_not_found"
+    | "receipt_not_found"
     | "credit_pack_name_taken"
     | "plan_name_taken"
     | "credit_pack_archived"
