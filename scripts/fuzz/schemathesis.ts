@@ -54,6 +54,12 @@ export interface FuzzReport {
   /** Test cases run (requests sent, roughly). */
   operations: number;
   failures: FuzzFailure[];
+  /**
+   * Requests that change something (not GET) sent with data schemathesis generated as valid. In a
+   * negative run it still sends some (an operation whose only parameter is an id it learned); a run
+   * meant to send only invalid requests checks this is empty.
+   */
+  validWrites: string[];
   /** Errors of the run itself (schema not loaded, network): a run with errors proves nothing. */
   errors: string[];
   durationMs: number;
@@ -120,6 +126,7 @@ export async function runSchemathesis(st: string, options: FuzzOptions): Promise
     exitCode,
     operations: 0,
     failures: [],
+    validWrites: [],
     errors: [],
     durationMs: Date.now() - started,
     output,
@@ -164,6 +171,16 @@ function readEvent(event: any, report: FuzzReport): void {
       }
     }
     report.operations += Object.keys(p.recorder.cases ?? {}).length;
+    // biome-ignore lint/suspicious/noExplicitAny: schemathesis's event shapes
+    for (const [id, kase] of Object.entries(p.recorder.cases ?? {}) as [string, any][]) {
+      const value = kase?.value ?? kase;
+      const sent = p.recorder.interactions?.[id];
+      if (sent && value?.method !== 'GET' && value?.meta?.generation?.mode !== 'negative') {
+        report.validWrites.push(
+          `${value?.method} ${sent.request?.uri ?? value?.path} → ${sent.response?.status_code}`,
+        );
+      }
+    }
   }
   if (kind === 'NonFatalError' || kind === 'FatalError') {
     const info = p?.info ?? p?.value ?? p;

@@ -25,6 +25,8 @@ import { startTestWorker, type TestTemporal } from '../support/worker';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 const MAX_EXAMPLES = Number(process.env.FUZZ_MAX_EXAMPLES ?? 6);
+/** Only the operations whose path matches (a regular expression), to chase a finding. */
+const ONLY_PATHS = process.env.FUZZ_PATH_REGEX;
 let config = testConfig();
 
 let st: string;
@@ -161,13 +163,19 @@ describe('the API fuzzed from /openapi.json (fixed seed)', () => {
         seed: SEED,
         mode: 'negative',
         maxExamples: MAX_EXAMPLES,
-        phases: ['coverage', 'fuzzing'],
+        includePathRegex: ONLY_PATHS,
+        // The coverage phase: every parameter and body field made invalid in turn, deterministically.
+        // (The fuzzing phase of a negative run still sends valid requests to operations whose only
+        // input is an id it learned, e.g. archive: validWrites below would catch them.)
+        phases: ['coverage'],
         // An invalid request answered 2xx is a finding of its own (it may have changed something).
         checks: ['negative_data_rejection'],
       });
       expect(report.errors, `${run.name}: ${summary(report)}`).toEqual([]);
       expect(report.failures, `${run.name}: ${summary(report)}`).toEqual([]);
-      expect(report.operations, run.name).toBeGreaterThan(100);
+      // Only invalid requests were sent, so the snapshot's comparison means what it says.
+      expect(report.validWrites, run.name).toEqual([]);
+      if (!ONLY_PATHS) expect(report.operations, run.name).toBeGreaterThan(100);
     }
     // Organizations are counted across the whole database: other test files running now may add some.
     const after = (await snapshot()) as any;
@@ -184,11 +192,12 @@ describe('the API fuzzed from /openapi.json (fixed seed)', () => {
         seed: SEED,
         mode: 'positive',
         maxExamples: MAX_EXAMPLES,
+        includePathRegex: ONLY_PATHS,
         phases: ['examples', 'coverage', 'fuzzing'],
       });
       expect(report.errors, `${run.name}: ${summary(report)}`).toEqual([]);
       expect(report.failures, `${run.name}: ${summary(report)}`).toEqual([]);
-      expect(report.operations, run.name).toBeGreaterThan(50);
+      if (!ONLY_PATHS) expect(report.operations, run.name).toBeGreaterThan(50);
     }
   }, 240_000);
 });
