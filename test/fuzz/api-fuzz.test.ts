@@ -125,6 +125,8 @@ async function snapshot(): Promise<unknown> {
         '/v1/customers',
         '/v1/subscriptions',
         '/v1/purchases',
+        '/v1/webhook-endpoints',
+        '/v1/events',
       ].map(async (path) => [path, await api('GET', path, key)]),
     ),
   );
