@@ -248,11 +248,54 @@
             'td',
             {},
             p.failure ? failureWords(p.failure) : p.status === 'completed' ? 'Credits added.' : '',
+            hasReceipt(p) ? ' ' : null,
+            hasReceipt(p)
+              ? el(
+                  'a',
+                  {
+                    href: `/v1/portal/purchases/${p.id}/receipt`,
+                    'data-testid': 'receipt-link',
+                    onclick: (event) => {
+                      event.preventDefault();
+                      openReceipt(p.id);
+                    },
+                  },
+                  'Receipt',
+                )
+              : null,
           ),
         ),
       );
     }
     return purchases;
+  }
+
+  /** A purchase that completed has a receipt, also once refunded afterwards. */
+  function hasReceipt(p) {
+    return p.status === 'completed' || p.failure?.code === 'refunded_after_completion';
+  }
+
+  /**
+   * Opens the printable receipt in a new tab: the page holds the session token, so it fetches the HTML
+   * with it and shows it from a blob (the tab is opened at once, within the click).
+   */
+  async function openReceipt(purchaseId) {
+    const tab = window.open('', '_blank');
+    try {
+      const response = await fetch(`/v1/portal/purchases/${purchaseId}/receipt`, {
+        headers: { authorization: `Bearer ${state.token}`, accept: 'text/html' },
+        signal: state.abort.signal,
+      });
+      if (!response.ok) throw new Error(`the receipt answered ${response.status}`);
+      const html = await response.text();
+      const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+      if (tab) tab.location.href = url;
+      else window.location.href = url;
+    } catch (error) {
+      tab?.close();
+      if (!isStale(error) && error?.name !== 'AbortError')
+        showError(`Could not open the receipt: ${error.message}`);
+    }
   }
 
   // ── Buying and following a purchase ───────────────────────────────────────────────────────────

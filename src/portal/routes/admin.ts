@@ -35,6 +35,7 @@ import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
 import { eventRoutes } from './events';
+import { adminReceiptRoutes } from './receipts';
 import { refundRoutes } from './refunds';
 
 const adminSecurity = [{ organizationApiKey: [] }];
@@ -445,6 +446,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   await app.register(refundRoutes, deps);
   // Events and webhook endpoints: GET /v1/events, /v1/webhook-endpoints (same check).
   await app.register(eventRoutes, deps);
+  // Receipts: GET /v1/purchases/{id}/receipt (same check).
+  await app.register(adminReceiptRoutes, deps);
 
   app.post(
     '/v1/purchases/:id/cancel',

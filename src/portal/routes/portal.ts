@@ -11,6 +11,7 @@ import { bearerToken } from '../auth';
 import { envelope, type RouteDeps, sessionOf } from '../context';
 import * as S from '../schemas';
 import { checkoutRoutes } from './checkout';
+import { portalReceiptRoutes } from './receipts';
 import { testModeRoutes } from './test-mode';
 
 const portalSecurity = [{ portalSession: [] }];
@@ -176,5 +177,6 @@ export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
 
   // Child plugins inherit this plugin's session hook.
   await app.register(checkoutRoutes, deps);
+  await app.register(portalReceiptRoutes, deps);
   if (!config.stripeIsReal) await app.register(testModeRoutes, deps);
 };

@@ -1820,6 +1820,100 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/portal/purchases/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The receipt of one of this customer's completed purchases
+         * @description JSON, or printable HTML when the first type in Accept is text/html (errors stay JSON). Only a purchase that completed has a receipt (later refunds listed); otherwise 404 receipt_not_found.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @enum {string} */
+                                currency: "usd";
+                                /** Format: date-time */
+                                issuedAt: string;
+                                lines: {
+                                    /** @description cents: quantity × unitAmount */
+                                    amount: number;
+                                    /** @description the pack name at checkout */
+                                    description: string;
+                                    quantity: number;
+                                    /** @description cents */
+                                    unitAmount: number;
+                                }[];
+                                /** @description per organization, from 1, increasing and gapless */
+                                number: number;
+                                paymentMethod: {
+                                    brand: string;
+                                    last4: string;
+                                } | null;
+                                purchaseId: string;
+                                refunds: {
+                                    /** @description cents */
+                                    amount: number;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                    id: string;
+                                    status: "pending" | "succeeded" | "failed";
+                                }[];
+                                /** @description cents: the price */
+                                total: number;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/portal/settings": {
         parameters: {
             query?: never;
@@ -2450,6 +2544,100 @@ export type paths = {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/purchases/{id}/receipt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A completed purchase's receipt
+         * @description JSON, or printable HTML when the first type in Accept is text/html (errors stay JSON). Only a purchase that completed has a receipt (later refunds listed); otherwise 404 receipt_not_found.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @enum {string} */
+                                currency: "usd";
+                                /** Format: date-time */
+                                issuedAt: string;
+                                lines: {
+                                    /** @description cents: quantity × unitAmount */
+                                    amount: number;
+                                    /** @description the pack name at checkout */
+                                    description: string;
+                                    quantity: number;
+                                    /** @description cents */
+                                    unitAmount: number;
+                                }[];
+                                /** @description per organization, from 1, increasing and gapless */
+                                number: number;
+                                paymentMethod: {
+                                    brand: string;
+                                    last4: string;
+                                } | null;
+                                purchaseId: string;
+                                refunds: {
+                                    /** @description cents */
+                                    amount: number;
+                                    /** Format: date-time */
+                                    createdAt: string;
+                                    id: string;
+                                    status: "pending" | "succeeded" | "failed";
+                                }[];
+                                /** @description cents: the price */
+                                total: number;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
