@@ -8,6 +8,7 @@ import {
   readPurchaseLedgerFacts,
 } from '../db/invariant-queries';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchase-states';
+import { receiptAndEventViolations } from './receipts-events';
 
 /**
  * The money invariants, checked from the outside against the business record (Postgres) and the
@@ -30,6 +31,7 @@ export const invariantNames = [
   'refunded_in_full',
   'nothing_kept_unsettled',
   'no_stuck_purchase',
+  'completion_recorded',
 ] as const;
 export type InvariantName = (typeof invariantNames)[number];
 
@@ -106,6 +108,7 @@ export async function checkInvariants(
   }
   const customers = await customerViolations(deps.sql, options);
   violations.push(...customers.violations);
+  violations.push(...(await receiptAndEventViolations(deps.sql, options)));
 
   const stripeCustomersSkipped: string[] = [];
   if (deps.stripe) {
