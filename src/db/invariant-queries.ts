@@ -25,6 +25,7 @@ export interface PurchaseLedgerFacts {
   stripePaymentIntentId: string | null;
   stripeCustomerId: string | null;
   updatedAt: Date;
+  createdAt: Date;
   ageMs: number;
   grants: number;
   grantedCredits: number;
@@ -47,6 +48,7 @@ export async function readPurchaseLedgerFacts(
            p.stripe_payment_intent_id as "stripePaymentIntentId",
            c.stripe_customer_id as "stripeCustomerId",
            p.updated_at as "updatedAt",
+           p.created_at as "createdAt",
            (extract(epoch from (${now}::timestamptz - p.created_at)) * 1000)::bigint as "ageMs",
            coalesce(l.grants, 0)::int as grants,
            coalesce(l.granted, 0)::bigint as "grantedCredits",
@@ -80,6 +82,8 @@ export interface CustomerTotals {
   completedCredits: number;
   ledgerPlan: number;
   ledgerPurchased: number;
+  /** purchased-bucket entries tied to no purchase (usage): with completedCredits, the purchased balance */
+  ledgerPurchasedOther: number;
   viewPlan: number | null;
   viewPurchased: number | null;
   viewTotal: number | null;
@@ -98,6 +102,9 @@ export async function readCustomerTotals(sql: Query, options: InvariantScope): P
                       where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'plan'), 0)::bigint as "ledgerPlan",
            coalesce((select sum(credits) from credit_ledger l
                       where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'purchased'), 0)::bigint as "ledgerPurchased",
+           coalesce((select sum(credits) from credit_ledger l
+                      where l.organization_id = c.organization_id and l.customer_id = c.id and l.bucket = 'purchased'
+                        and l.purchase_id is null), 0)::bigint as "ledgerPurchasedOther",
            b.plan_credits as "viewPlan", b.purchased_credits as "viewPurchased", b.total_credits as "viewTotal"
       from customers c
       left join credit_balances b on b.organization_id = c.organization_id and b.customer_id = c.id
@@ -114,4 +121,18 @@ export async function purchasesUpdatedAt(
 ): Promise<{ id: string; updatedAt: Date }[]> {
   return sql<{ id: string; updatedAt: Date }[]>`
     select id, updated_at as "updatedAt" from purchases where id = any(${ids})`;
+}
+
+/** Which of these purchases and organizations exist (whatever the checked scope). */
+export async function knownPurchasesAndOrganizations(
+  sql: Query,
+  ids: { purchaseIds: string[]; organizationIds: string[] },
+): Promise<{ purchaseIds: Set<string>; organizationIds: Set<string> }> {
+  const purchases = await sql<{ id: string }[]>`select id from purchases where id = any(${ids.purchaseIds})`;
+  const organizations = await sql<{ id: string }[]>`
+    select id from organizations where id = any(${ids.organizationIds})`;
+  return {
+    purchaseIds: new Set(purchases.map((p) => p.id)),
+    organizationIds: new Set(organizations.map((o) => o.id)),
+  };
 }

@@ -2,6 +2,7 @@ import type Stripe from 'stripe';
 import type { Query } from '../db/client';
 import { databaseNow } from '../db/health';
 import {
+  knownPurchasesAndOrganizations,
   type PurchaseLedgerFacts as PurchaseFacts,
   purchasesUpdatedAt,
   readCustomerTotals,
@@ -31,6 +32,7 @@ export const invariantNames = [
   'refunded_in_full',
   'nothing_kept_unsettled',
   'no_stuck_purchase',
+  'money_has_purchase',
   'completion_recorded',
 ] as const;
 export type InvariantName = (typeof invariantNames)[number];
@@ -78,8 +80,8 @@ export interface InvariantOptions {
   skipCustomersUnknownToStripe?: boolean;
   /** A non-terminal purchase older than this (from its creation) is stuck. */
   purchaseDeadlineMs: number;
-  /** Upper bound on Stripe objects read per customer, so a runaway account cannot hang the check. */
-  maxStripeObjectsPerCustomer?: number;
+  /** Upper bound on Stripe objects (PaymentIntents, refunds) read, so a runaway account cannot hang the check. */
+  maxStripeObjects?: number;
   /** Stripe calls in flight at once. */
   stripeConcurrency?: number;
 }
@@ -112,7 +114,7 @@ export async function checkInvariants(
 
   const stripeCustomersSkipped: string[] = [];
   if (deps.stripe) {
-    const stripeSide = await stripeViolations(deps.stripe, purchases, options);
+    const stripeSide = await stripeViolations(deps.stripe, deps.sql, purchases, options);
     violations.push(...stripeSide.violations);
     reviews.push(...stripeSide.reviews);
     stripeCustomersSkipped.push(...stripeSide.skipped);
@@ -197,7 +199,16 @@ async function customerViolations(
     const plan = r.viewPlan ?? 0;
     const purchased = r.viewPurchased ?? 0;
     const total = r.viewTotal ?? 0;
-    if (plan !== r.ledgerPlan || purchased !== r.ledgerPurchased || total !== plan + purchased) {
+    // The purchased balance recomputed from the purchases themselves (what each holds after refunds and
+    // disputes), not from the ledger sum the view is made of, plus what is tied to no purchase (usage).
+    const fromPurchases = r.completedCredits + r.ledgerPurchasedOther;
+    if (purchased !== fromPurchases) {
+      found.push({
+        invariant: 'balance_matches_ledger',
+        ...where,
+        message: `${r.customerId}: purchased balance ${purchased} ≠ ${r.completedCredits} held by its purchases + ${r.ledgerPurchasedOther} of usage`,
+      });
+    } else if (plan !== r.ledgerPlan || purchased !== r.ledgerPurchased || total !== plan + purchased) {
       found.push({
         invariant: 'balance_matches_ledger',
         ...where,
@@ -233,58 +244,74 @@ interface ChargeFacts {
 
 async function stripeViolations(
   stripe: Stripe,
+  sql: Sql,
   purchases: PurchaseFacts[],
   options: InvariantOptions,
 ): Promise<{ violations: InvariantViolation[]; reviews: InvariantReview[]; skipped: string[] }> {
-  const limit = options.maxStripeObjectsPerCustomer ?? 10_000;
-  const byCustomer = new Map<string, PurchaseFacts[]>();
-  for (const p of purchases) {
-    if (!p.stripeCustomerId) continue;
-    const list = byCustomer.get(p.stripeCustomerId) ?? [];
-    list.push(p);
-    byCustomer.set(p.stripeCustomerId, list);
-  }
-  // Succeeded PaymentIntents per purchase, found by the metadata every charge carries: a charge the
-  // row does not name (a second charge) is found too.
-  const charges = new Map<string, ChargeFacts[]>();
-  const skipped = new Set<string>();
+  const limit = options.maxStripeObjects ?? 10_000;
   const reviews: InvariantReview[] = [];
-  const inScope = new Set(purchases.map((p) => p.id));
-  await eachLimited([...byCustomer.keys()], options.stripeConcurrency ?? 8, async (stripeCustomerId) => {
-    if (options.skipCustomersUnknownToStripe && !(await stripeKnowsCustomer(stripe, stripeCustomerId))) {
-      skipped.add(stripeCustomerId);
-      return;
+  const skipped = new Set<string>();
+  if (options.skipCustomersUnknownToStripe) {
+    const customers = [
+      ...new Set(purchases.flatMap((p) => (p.stripeCustomerId ? [p.stripeCustomerId] : []))),
+    ];
+    await eachLimited(customers, options.stripeConcurrency ?? 8, async (stripeCustomerId) => {
+      if (!(await stripeKnowsCustomer(stripe, stripeCustomerId))) skipped.add(stripeCustomerId);
+    });
+  }
+  const earliest = purchases.reduce<number | null>(
+    (min, p) => (min === null || p.createdAt.getTime() < min ? p.createdAt.getTime() : min),
+    null,
+  );
+  if (earliest === null) return { violations: [], reviews, skipped: [...skipped] };
+
+  // Every PaymentIntent and refund of the account over the checked window, not per customer: a charge
+  // on another Stripe customer, or without the purchase's metadata but named by its row, is seen too.
+  const window = { gte: Math.floor((earliest - STRIPE_WINDOW_MARGIN_MS) / 1000) };
+  const [intents, refunds] = await Promise.all([
+    stripe.paymentIntents.list({ created: window, limit: 100 }).autoPagingToArray({ limit }),
+    stripe.refunds.list({ created: window, limit: 100 }).autoPagingToArray({ limit }),
+  ]);
+  if (intents.length >= limit || refunds.length >= limit) {
+    reviews.push({ purchaseId: '-', reason: `Stripe listing cut at ${limit} objects: the check is partial` });
+  }
+  const refundedByIntent = new Map<string, number>();
+  for (const r of refunds) {
+    const paymentIntentId = typeof r.payment_intent === 'string' ? r.payment_intent : r.payment_intent?.id;
+    // A refund still pending counts as made (the product counts it so too), and is listed for review.
+    if (!paymentIntentId || !['succeeded', 'pending', 'requires_action'].includes(r.status ?? '')) continue;
+    refundedByIntent.set(paymentIntentId, (refundedByIntent.get(paymentIntentId) ?? 0) + r.amount);
+    if (r.status !== 'succeeded') {
+      const purchaseId = r.metadata?.purchase_id;
+      if (purchaseId) reviews.push({ purchaseId, reason: `a refund of ${paymentIntentId} is still pending` });
     }
-    const intents = await stripe.paymentIntents
-      .list({ customer: stripeCustomerId, limit: 100 })
-      .autoPagingToArray({ limit });
-    if (intents.length >= limit) {
-      for (const p of byCustomer.get(stripeCustomerId) ?? []) {
-        reviews.push({
-          purchaseId: p.id,
-          reason: `Stripe listing of ${stripeCustomerId} cut at ${limit} objects`,
-        });
-      }
+  }
+
+  const inScope = new Map(purchases.map((p) => [p.id, p]));
+  const byRecordedIntent = new Map(
+    purchases.flatMap((p) => (p.stripePaymentIntentId ? [[p.stripePaymentIntentId, p.id] as const] : [])),
+  );
+  // Money taken (succeeded, or processing and about to be) per purchase; and money naming a purchase
+  // that is not in scope, to be checked against the database.
+  const charges = new Map<string, ChargeFacts[]>();
+  const elsewhere: { purchaseId: string; organizationId: string; charge: ChargeFacts }[] = [];
+  for (const pi of intents) {
+    if (pi.status !== 'succeeded' && pi.status !== 'processing') continue;
+    const purchaseId = pi.metadata?.purchase_id ?? byRecordedIntent.get(pi.id);
+    if (!purchaseId) continue; // not a purchase's: another product on the same Stripe account
+    const charge: ChargeFacts = {
+      paymentIntentId: pi.id,
+      amount: pi.amount,
+      currency: pi.currency,
+      refundedCents: refundedByIntent.get(pi.id) ?? 0,
+    };
+    if (inScope.has(purchaseId)) {
+      charges.set(purchaseId, [...(charges.get(purchaseId) ?? []), charge]);
+    } else if (pi.metadata?.organization_id && charge.refundedCents < charge.amount) {
+      elsewhere.push({ purchaseId, organizationId: pi.metadata.organization_id, charge });
     }
-    for (const pi of intents) {
-      const purchaseId = pi.metadata?.purchase_id;
-      if (!purchaseId || !inScope.has(purchaseId) || pi.status !== 'succeeded') continue;
-      const refunds = await stripe.refunds
-        .list({ payment_intent: pi.id, limit: 100 })
-        .autoPagingToArray({ limit });
-      // A refund still pending counts as made (the product counts it so too), and is listed for review.
-      const made = refunds.filter((r) =>
-        ['succeeded', 'pending', 'requires_action'].includes(r.status ?? ''),
-      );
-      const refundedCents = made.reduce((sum, r) => sum + r.amount, 0);
-      if (made.some((r) => r.status !== 'succeeded')) {
-        reviews.push({ purchaseId, reason: `a refund of ${pi.id} is still pending` });
-      }
-      const list = charges.get(purchaseId) ?? [];
-      list.push({ paymentIntentId: pi.id, amount: pi.amount, currency: pi.currency, refundedCents });
-      charges.set(purchaseId, list);
-    }
-  });
+  }
+  const moneyWithoutPurchase = await chargesWithoutPurchase(sql, elsewhere, options);
 
   const found: InvariantViolation[] = [];
   for (const p of purchases) {
@@ -293,13 +320,20 @@ async function stripeViolations(
       found.push(purchaseViolation(p, invariant, message));
     const succeeded = charges.get(p.id) ?? [];
     const kept = succeeded.filter((c) => c.refundedCents < c.amount);
-    if (succeeded.length > 1) {
-      violation('one_charge', `${succeeded.length} succeeded PaymentIntents: ${ids(succeeded)}`);
+    // A charge refunded in full is money given back; the charges that count are those still kept (and,
+    // for a completed purchase, the one its row names, whose refunds are checked below).
+    const counted = succeeded.filter(
+      (c) =>
+        c.refundedCents < c.amount ||
+        (p.status === 'completed' && c.paymentIntentId === p.stripePaymentIntentId),
+    );
+    if (counted.length > 1) {
+      violation('one_charge', `${counted.length} succeeded PaymentIntents: ${ids(counted)}`);
     }
     if (p.status === 'completed') {
-      const [charge] = succeeded;
-      if (succeeded.length !== 1 || !charge) {
-        violation('completed_charged', `${succeeded.length} succeeded PaymentIntents, expected 1`);
+      const [charge] = counted;
+      if (counted.length !== 1 || !charge) {
+        violation('completed_charged', `${counted.length} succeeded PaymentIntents, expected 1`);
       } else {
         if (charge.amount !== p.priceCents || charge.currency !== p.currency) {
           violation(
@@ -337,7 +371,40 @@ async function stripeViolations(
       violation('nothing_kept_unsettled', `money kept on ${ids(kept)}`);
     }
   }
+  found.push(...moneyWithoutPurchase);
   return { violations: found, reviews, skipped: [...skipped] };
+}
+
+/** How far before the earliest purchase in scope Stripe is listed (the clocks of two systems). */
+const STRIPE_WINDOW_MARGIN_MS = 5 * 60 * 1000;
+
+/**
+ * Money kept in Stripe for a purchase the database does not have, in an organization it has (and in
+ * scope): a charge nobody can credit or explain. Charges of unknown organizations are another
+ * system's; charges of purchases out of scope are checked when those are.
+ */
+async function chargesWithoutPurchase(
+  sql: Sql,
+  candidates: { purchaseId: string; organizationId: string; charge: ChargeFacts }[],
+  options: InvariantOptions,
+): Promise<InvariantViolation[]> {
+  const scoped = candidates.filter(
+    (c) => !options.organizationId || c.organizationId === options.organizationId,
+  );
+  if (scoped.length === 0) return [];
+  const known = await knownPurchasesAndOrganizations(sql, {
+    purchaseIds: scoped.map((c) => c.purchaseId),
+    organizationIds: scoped.map((c) => c.organizationId),
+  });
+  return scoped
+    .filter((c) => !known.purchaseIds.has(c.purchaseId) && known.organizationIds.has(c.organizationId))
+    .map((c) => ({
+      invariant: 'money_has_purchase' as const,
+      organizationId: c.organizationId,
+      customerId: '-',
+      purchaseId: c.purchaseId,
+      message: `${c.charge.paymentIntentId}: ${c.charge.amount - c.charge.refundedCents} cents kept for ${c.purchaseId}, which does not exist`,
+    }));
 }
 
 async function stripeKnowsCustomer(stripe: Stripe, stripeCustomerId: string): Promise<boolean> {

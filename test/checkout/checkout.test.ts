@@ -62,10 +62,21 @@ describe('POST /v1/portal/purchases (checkout)', () => {
         'currency',
         'nextAction',
         'failure',
+        // the contract additions (docs/api.md#purchase-fields--served)
+        'trigger',
+        'refundedAmount',
+        'creditsReversed',
+        'dispute',
         'createdAt',
         'updatedAt',
       ].sort(),
     );
+    expect(purchase).toMatchObject({
+      trigger: 'portal',
+      refundedAmount: 0,
+      creditsReversed: 0,
+      dispute: null,
+    });
     expect(purchase).toMatchObject({
       creditPackId: h.pack.id,
       quantity: 2,

@@ -69,6 +69,11 @@ async function grant(sql: postgres.Sql | postgres.TransactionSql, who: Shopper, 
     values (${who.organizationId}, ${who.customerId}, 'purchased', 'purchase_grant', ${who.packCredits}, ${purchaseId})`;
 }
 
+/** Refunds planted charges in full, so no later check finds their money kept. */
+async function refundAll(paymentIntentIds: string[]): Promise<void> {
+  for (const id of paymentIntentIds) await env.stripe.refunds.create({ payment_intent: id });
+}
+
 /** A succeeded off-session charge in the emulator carrying `purchaseId`'s metadata, as the product makes. */
 async function chargeInStripe(who: Shopper, purchaseId: string) {
   const customer = await env.stripe.customers.retrieve(who.stripeCustomerId as string);
@@ -121,11 +126,14 @@ describe('the invariant checker', () => {
     expect(invariantsOf(report.declined)).toEqual([
       ['credits_match_charge', failedId],
       ['grants_match_completed', null],
+      ['balance_matches_ledger', null],
     ]);
     expect(report.declined.violations[0]?.message).toMatch(/holds 500 credits .*without a standing charge/);
     expect(invariantsOf(report.paying)).toEqual([
       ['credits_match_charge', completedIds[0]],
       ['grants_match_completed', null],
+      // the purchased balance recomputed from the purchases disagrees with the ledger too
+      ['balance_matches_ledger', null],
     ]);
     // Rolled back: the real state holds again.
     expect((await check(env.sql, declined.organizationId)).violations).toEqual([]);
@@ -148,6 +156,7 @@ describe('the invariant checker', () => {
   });
 
   it('fails on a purchase charged twice in Stripe, a refunded purchase whose money was kept, and a completed one refunded', async () => {
+    const planted: string[] = [];
     const twice = newId('purchase');
     const kept = newId('purchase');
     const refundedButCredited = newId('purchase');
@@ -158,8 +167,11 @@ describe('the invariant checker', () => {
       await fixturePurchase(tx, paying, 'refunded', kept);
       await grant(tx, paying, twice);
       const first = await chargeInStripe(paying, twice);
-      await chargeInStripe(paying, twice);
-      await chargeInStripe(paying, kept);
+      planted.push(
+        first.id,
+        (await chargeInStripe(paying, twice)).id,
+        (await chargeInStripe(paying, kept)).id,
+      );
       await fixturePurchase(tx, paying, 'crediting', refundedButCredited);
       await grant(tx, paying, refundedButCredited);
       const refundedCharge = await chargeInStripe(paying, refundedButCredited);
@@ -180,6 +192,53 @@ describe('the invariant checker', () => {
     expect(report.violations).toHaveLength(4);
     expect(report.violations.find((v) => v.purchaseId === refundedButCredited)?.message).toContain(
       `${paying.packPriceCents} cents refunded but credits kept`,
+    );
+    // The planted purchases were rolled back: give their money back, or later checks see it kept.
+    await refundAll(planted);
+  });
+
+  it('reads Stripe account-wide: a second charge on another Stripe customer, and money for no purchase', async () => {
+    const [completedId] = completedIds as [string];
+    const stranger = await env.stripe.customers.create({ email: 'stranger@example.test' });
+    const card = await env.stripe.paymentMethods.attach('pm_card_visa', { customer: stranger.id });
+    const secondCharge = await env.stripe.paymentIntents.create({
+      amount: paying.packPriceCents,
+      currency: 'usd',
+      customer: stranger.id,
+      payment_method: card.id,
+      confirm: true,
+      off_session: true,
+      metadata: { purchase_id: completedId, organization_id: paying.organizationId },
+    });
+    const ghost = newId('purchase');
+    const ghostCharge = await chargeInStripe(paying, ghost);
+    try {
+      const report = await check(env.sql, paying.organizationId);
+      expect(invariantsOf(report)).toEqual(
+        expect.arrayContaining([
+          ['one_charge', completedId],
+          ['money_has_purchase', ghost],
+        ]),
+      );
+      expect(report.violations.find((v) => v.invariant === 'money_has_purchase')?.message).toContain(
+        ghostCharge.id,
+      );
+    } finally {
+      await refundAll([secondCharge.id, ghostCharge.id]);
+    }
+    // Refunded, the money is gone: nothing is reported any more.
+    expect((await check(env.sql, paying.organizationId)).violations).toEqual([]);
+  });
+
+  it('recomputes the purchased balance from the purchases, not from the sum the balance view is made of', async () => {
+    const [completedId] = completedIds as [string];
+    const report = await inRolledBackTransaction(async (tx) => {
+      // The row says 100 credits went back to a refund; no ledger entry took them.
+      await tx`update purchases set credits_reversed_by_refunds = 100 where id = ${completedId}`;
+      return await check(tx, paying.organizationId, false);
+    });
+    expect(report.violations.map((v) => v.invariant)).toEqual(
+      expect.arrayContaining(['balance_matches_ledger', 'grants_match_completed']),
     );
   });
 
