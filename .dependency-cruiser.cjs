@@ -80,6 +80,22 @@ module.exports = {
       to: { path: '^src/portal/routes/' },
     },
     {
+      name: 'route-plugins-not-shared',
+      severity: 'error',
+      comment:
+        'The admin and portal plugins register their own sub-plugins only; a function shared by two route files belongs in src/purchases or src/db, not in a route file.',
+      from: { path: '^src/portal/routes/(admin|portal)\\.ts$' },
+      to: { path: '^src/portal/routes/(admin|portal|webhooks|page)\\.ts$' },
+    },
+    {
+      name: 'admin-not-portal-routes',
+      severity: 'error',
+      comment:
+        'Admin (API key) and portal (session token) routes stay apart: the admin plugin never imports the portal checkout.',
+      from: { path: '^src/portal/routes/admin\\.ts$' },
+      to: { path: '^src/portal/routes/(checkout|test-mode)\\.ts$' },
+    },
+    {
       name: 'activities-stay-below-clients',
       severity: 'error',
       comment: 'Activities do I/O for the workflow; they never start workflows or answer HTTP.',

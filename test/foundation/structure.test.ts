@@ -82,7 +82,7 @@ describe('module layering', () => {
           'db-stays-inner: src/db/demo-data.ts → node_modules/@temporalio/client/lib/index.js',
           'domain-is-pure: src/domain/rules.ts → src/db/queries.ts',
           'no-circular: src/starter.ts → src/temporal/reconcile.ts',
-          'routes-only-from-the-app: src/portal/routes/admin.ts → src/portal/routes/checkout.ts',
+          'admin-not-portal-routes: src/portal/routes/admin.ts → src/portal/routes/checkout.ts',
           'workflows-stay-deterministic: src/workflows/purchase.ts → src/temporal/search-attributes.ts',
         ].sort(),
       );

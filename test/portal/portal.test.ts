@@ -224,6 +224,10 @@ describe('portal purchases and isolation', () => {
       currency: 'usd',
       nextAction: null,
       failure: null,
+      trigger: 'portal',
+      refundedAmount: 0,
+      creditsReversed: 0,
+      dispute: null,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
