@@ -1,10 +1,4 @@
-import {
-  type Client,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  WorkflowNotFoundError,
-} from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { listUnstartedDeliveries, markDeliveryStarted } from '../db/events';
@@ -14,6 +8,7 @@ import {
   DELIVERY_RETRY_WINDOW_MS,
   eventDeliveryWorkflowId,
 } from '../domain/events';
+import { startWorkflowOnce } from '../temporal/start-once';
 import { type EventDeliveryInput, eventDeliveryWorkflow } from '../workflows';
 import type { PurchaseLog } from './errors';
 
@@ -57,18 +52,12 @@ export async function dispatchEventDeliveries(
       await Promise.all(
         batch.slice(i, i + DISPATCH_PARALLEL).map(async (delivery) => {
           const ids = { eventId: delivery.event_id, endpointId: delivery.endpoint_id };
-          try {
-            await client.workflow.start(eventDeliveryWorkflow, {
-              workflowId: eventDeliveryWorkflowId(ids.eventId, ids.endpointId),
-              taskQueue: config.EVENT_DELIVERY_TASK_QUEUE,
-              args: [{ ...ids, retry: deliveryRetry(config) }],
-              workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-              workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-              staticSummary: `Event ${ids.eventId} to webhook endpoint ${ids.endpointId}`,
-            });
-          } catch (error) {
-            if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-          }
+          await startWorkflowOnce(client, eventDeliveryWorkflow, {
+            workflowId: eventDeliveryWorkflowId(ids.eventId, ids.endpointId),
+            taskQueue: config.EVENT_DELIVERY_TASK_QUEUE,
+            args: [{ ...ids, retry: deliveryRetry(config) }],
+            staticSummary: `Event ${ids.eventId} to webhook endpoint ${ids.endpointId}`,
+          });
           await markDeliveryStarted(sql, ids);
           started += 1;
         }),

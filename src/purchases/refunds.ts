@@ -1,10 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  type Client,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-} from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import {
@@ -15,6 +10,7 @@ import {
   type RefundRow,
   toRefund,
 } from '../db/refunds';
+import { startWorkflowOnce } from '../temporal/start-once';
 import { type RefundInput, refundWorkflow, refundWorkflowId } from '../workflows';
 import type { PurchaseLog } from './errors';
 import { workflowExists } from './workflow-start';
@@ -42,18 +38,12 @@ export async function startRefundWorkflow(
     purchaseId: refund.purchase_id,
     recheckIntervalMs: config.STRIPE_RECHECK_INTERVAL_MS,
   };
-  try {
-    await client.workflow.start(refundWorkflow, {
-      workflowId: refundWorkflowId(refund.id),
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [input],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      staticSummary: `Refund ${refund.id} of purchase ${refund.purchase_id}`,
-    });
-  } catch (error) {
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-  }
+  await startWorkflowOnce(client, refundWorkflow, {
+    workflowId: refundWorkflowId(refund.id),
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    args: [input],
+    staticSummary: `Refund ${refund.id} of purchase ${refund.purchase_id}`,
+  });
 }
 
 /**

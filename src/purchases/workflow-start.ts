@@ -1,12 +1,7 @@
-import {
-  type Client,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowIdReusePolicy,
-  WorkflowNotFoundError,
-} from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { PurchaseRow } from '../db/purchases';
+import { startWorkflowOnce } from '../temporal/start-once';
 import { type PurchaseInput, purchaseWorkflow, purchaseWorkflowId } from '../workflows';
 import {
   CreditPackIdKey,
@@ -31,9 +26,9 @@ export function purchaseTimeouts(config: Config): PurchaseTimeouts {
 }
 
 /**
- * Starts the purchase's workflow, once. The id is derived from the purchase id; `USE_EXISTING` makes a
- * second start while it runs return the running one (`started` is true then too), and `REJECT_DUPLICATE`
- * refuses a second run after it closed (a purchase is never run twice): `started` false.
+ * Starts the purchase's workflow, once (src/temporal/start-once.ts): the id is derived from the
+ * purchase id; a second start while it runs finds the running one (`started` true then too), and a
+ * purchase is never run twice after it closed (`started` false).
  */
 export async function startPurchaseWorkflow(
   client: Client,
@@ -49,28 +44,21 @@ export async function startPurchaseWorkflow(
     quantity: purchase.quantity,
     ...timeouts,
   };
-  try {
-    await client.workflow.start(purchaseWorkflow, {
-      workflowId,
-      taskQueue,
-      args: [input],
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-      // No execution timeout on purpose: it would kill a purchase mid-refund, without compensation.
-      // Every wait inside the workflow is bounded instead (card and 3-D Secure waits, activity windows).
-      typedSearchAttributes: [
-        { key: OrganizationIdKey, value: purchase.organization_id },
-        { key: CustomerIdKey, value: purchase.customer_id },
-        { key: CreditPackIdKey, value: purchase.credit_pack_id },
-        { key: PurchaseStatusKey, value: 'pending' },
-      ],
-      staticSummary: `Credit pack purchase ${purchase.id}: ${purchase.quantity} × ${purchase.credit_pack_id}`,
-    });
-    return { workflowId, started: true };
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
-    throw error;
-  }
+  const { started } = await startWorkflowOnce(client, purchaseWorkflow, {
+    workflowId,
+    taskQueue,
+    args: [input],
+    // No execution timeout on purpose: it would kill a purchase mid-refund, without compensation.
+    // Every wait inside the workflow is bounded instead (card and 3-D Secure waits, activity windows).
+    typedSearchAttributes: [
+      { key: OrganizationIdKey, value: purchase.organization_id },
+      { key: CustomerIdKey, value: purchase.customer_id },
+      { key: CreditPackIdKey, value: purchase.credit_pack_id },
+      { key: PurchaseStatusKey, value: 'pending' },
+    ],
+    staticSummary: `Credit pack purchase ${purchase.id}: ${purchase.quantity} × ${purchase.credit_pack_id}`,
+  });
+  return { workflowId, started };
 }
 
 /** Whether any run (open or closed, within retention) of the purchase's workflow exists. */

@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { DatabaseActivities, PaymentActivities } from '../../activities';
 import { nonRetryableFailureTypes } from '../../activities/failures';
+import { databaseActivityOptions, stripeActivityOptions } from '../activity-options';
 
 /**
  * The purchase's activity proxies, one per concern, each with explicit timeouts and retry policy.
@@ -8,36 +9,11 @@ import { nonRetryableFailureTypes } from '../../activities/failures';
  * (network, timeouts, 429, 5xx, a Postgres restart) is retried with backoff.
  */
 
-/** Postgres reads and writes: quick, retried for as long as a database outage could plausibly last. */
-export const db = proxyActivities<DatabaseActivities>({
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '24 hours',
-  retry: {
-    initialInterval: '500 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: nonRetryableFailureTypes,
-  },
-});
+/** Postgres reads and writes (src/workflows/activity-options.ts). */
+export const db = proxyActivities<DatabaseActivities>(databaseActivityOptions);
 
-/**
- * Stripe calls. The whole retry window (6 h) stays well under the 24 h for which Stripe remembers an
- * idempotency key, so every retry of the charge replays the first attempt's result instead of
- * charging again. The per-attempt timeout is above the SDK's own request timeout.
- */
-export const stripe = proxyActivities<PaymentActivities>({
-  // Above the sum of an activity's Stripe calls at the SDK's per-request timeout.
-  startToCloseTimeout: '3 minutes',
-  // Stripe activities heartbeat while a request is pending: a dead worker is noticed in seconds.
-  heartbeatTimeout: '10 seconds',
-  scheduleToCloseTimeout: '6 hours',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    nonRetryableErrorTypes: nonRetryableFailureTypes,
-  },
-});
+/** Stripe calls: a retry window well under Stripe's 24 h key lifetime (src/workflows/activity-options.ts). */
+export const stripe = proxyActivities<PaymentActivities>(stripeActivityOptions);
 
 /**
  * The periodic re-reads of a waiting purchase (in case its messages were lost). Best effort and
