@@ -249,6 +249,14 @@ const flows: Flow[] = [
       ).handle,
   },
   {
+    name: 'failed-request-refused-outer-catch',
+    description:
+      'a step Stripe refuses for good (attaching a recorded card Stripe does not know): the outer catch fails the purchase with payment_failed',
+    expect: 'failed',
+    run: async (env) =>
+      (await env.buy(await env.shopper({ recordedCard: 'pm_unknownCardForTheOuterCatch' }))).handle,
+  },
+  {
     name: 'refunded-crediting-failed',
     description: 'the customer is deleted after the charge: crediting refused, the charge refunded',
     expect: 'refunded',
