@@ -12,6 +12,7 @@ import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { pingDatabase } from '../db/health';
+import { randomBase62 } from '../db/ids';
 import { AppError, errorCodes } from '../domain/errors';
 import { createStripe } from '../stripe/client';
 import { envelope } from './context';
@@ -55,6 +56,8 @@ export interface BuildAppOptions {
 export const DEFAULT_CHECKOUT_WAIT_MS = 3_000;
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
+/** Random base62 characters of a request id (`req_…`). */
+const REQUEST_ID_LENGTH = 16;
 /** Longest path parameter the router accepts (characters); longer answers 400 validation_failed. */
 const MAX_PARAM_LENGTH = 200;
 /** Largest request header block (bytes, Node's default); larger answers 431 validation_failed. */
@@ -79,6 +82,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       redact: ['req.headers.authorization'],
     },
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Every answer names its request (Request-Id, as Stripe does), so a client's error report and the
+    // portal's log line (reqId) can be matched.
+    genReqId: () => `req_${randomBase62(REQUEST_ID_LENGTH)}`,
     // unknown route segments stay 404; ids are case-sensitive
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // Fastify's and Node's own refusals, answered in the envelope too (./errors): the router's (bad
@@ -101,6 +107,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorateRequest('organizationId', null);
   app.decorateRequest('portalSession', null);
   app.addSchema(ErrorBody);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('request-id', request.id);
+  });
   installErrorHandling(app);
   await installRateLimits(app, config);
   refuseDeepJson(app);

@@ -69,3 +69,15 @@ describe('the error code list', () => {
     }
   });
 });
+
+describe('request ids', () => {
+  it('every answer, success or error, names its request (Request-Id), each one different', async () => {
+    const ok = await call(h.app, 'GET', '/healthz');
+    const refused = await call(h.app, 'GET', '/v1/credit-packs');
+    const missing = await call(h.app, 'GET', '/v1/nothing-here');
+    expect(refused.status).toBe(401);
+    const ids = [ok, refused, missing].map((r) => r.headers['request-id']);
+    for (const id of ids) expect(id).toMatch(/^req_[A-Za-z0-9]{16}$/);
+    expect(new Set(ids).size).toBe(3);
+  });
+});

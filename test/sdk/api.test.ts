@@ -285,7 +285,7 @@ describe('bad input and errors', () => {
     expect(odd.success === false && odd.error.code).toMatch(/^(validation_failed|customer_not_found)$/);
   });
 
-  it('throwOnError: a typed CreditPacksError with code, message, status and requestId (null: none is sent)', async () => {
+  it('throwOnError: a typed CreditPacksError with code, message, status and the Request-Id the server sent', async () => {
     const strict = new CreditPacks({ apiKey: h.world.apiKey, baseUrl: h.url, throwOnError: true });
     // Success resolves to the envelope's success side.
     const ok = await strict.creditPacks.list();
@@ -296,7 +296,8 @@ describe('bad input and errors', () => {
       .create({ name: 'x', credits: 0, price: 1000 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CreditPacksError);
-    expect(error).toMatchObject({ code: 'validation_failed', status: 400, requestId: null });
+    expect(error).toMatchObject({ code: 'validation_failed', status: 400 });
+    expect((error as CreditPacksError).requestId).toMatch(/^req_[A-Za-z0-9]{16}$/);
     expect((error as CreditPacksError).message).toMatch(/credits/);
 
     const wrongKey = new CreditPacks({ apiKey: 'orgkey_wrong', baseUrl: h.url, throwOnError: true });
