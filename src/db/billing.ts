@@ -3,6 +3,7 @@ import { AppError } from '../domain/errors';
 import type { Sql } from './client';
 import { isUniqueViolation } from './errors';
 import { apiKeyHint, newApiKey, newId, sha256Hex } from './ids';
+import { grantPlanCreditsForPeriod, renewSubscriptionPeriod } from './plan-credits';
 
 /**
  * Organizations, plans, customers and subscriptions: the billing data the eligibility rules read.
@@ -199,6 +200,7 @@ interface SubscriptionRow {
   customer_id: string;
   plan_id: string;
   status: SubscriptionStatus;
+  current_period: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -227,11 +229,15 @@ export async function createSubscription(
   await getCustomer(sql, organizationId, input.customerId);
   await getPlan(sql, organizationId, input.planId);
   try {
-    const [row] = await sql<SubscriptionRow[]>`
-      insert into subscriptions (id, organization_id, customer_id, plan_id, status)
-      values (${newId('subscription')}, ${organizationId}, ${input.customerId}, ${input.planId}, ${input.status})
-      returning *`;
-    return toSubscription(row!);
+    // The subscription and its first period's plan credits (active or trialing on a credits plan) together.
+    return await sql.begin(async (tx) => {
+      const [row] = await tx<SubscriptionRow[]>`
+        insert into subscriptions (id, organization_id, customer_id, plan_id, status)
+        values (${newId('subscription')}, ${organizationId}, ${input.customerId}, ${input.planId}, ${input.status})
+        returning *`;
+      await grantPlanCreditsForPeriod(tx, { organizationId, subscriptionId: row!.id });
+      return toSubscription(row!);
+    });
   } catch (error) {
     if (isUniqueViolation(error, 'subscriptions_one_live_per_customer')) throw liveConflict();
     throw error;
@@ -269,18 +275,38 @@ export async function updateSubscription(
   await getSubscription(sql, organizationId, id);
   if (patch.planId !== undefined) await getPlan(sql, organizationId, patch.planId);
   try {
-    const [row] = await sql<SubscriptionRow[]>`
-      update subscriptions set
-        status = coalesce(${patch.status ?? null}, status),
-        plan_id = coalesce(${patch.planId ?? null}, plan_id)
-      where organization_id = ${organizationId} and id = ${id}
-      returning *`;
-    if (!row) throw new AppError('subscription_not_found', `No subscription ${id}.`);
-    return toSubscription(row);
+    return await sql.begin(async (tx) => {
+      const [row] = await tx<SubscriptionRow[]>`
+        update subscriptions set
+          status = coalesce(${patch.status ?? null}, status),
+          plan_id = coalesce(${patch.planId ?? null}, plan_id)
+        where organization_id = ${organizationId} and id = ${id}
+        returning *`;
+      if (!row) throw new AppError('subscription_not_found', `No subscription ${id}.`);
+      // Moved (or kept) active or trialing: this period's plan credits, once per period.
+      if (patch.status === 'active' || patch.status === 'trialing') {
+        await grantPlanCreditsForPeriod(tx, { organizationId, subscriptionId: id });
+      }
+      return toSubscription(row);
+    });
   } catch (error) {
     if (isUniqueViolation(error, 'subscriptions_one_live_per_customer')) throw liveConflict();
     throw error;
   }
+}
+
+/**
+ * Starts the subscription's next period (POST /v1/subscriptions/{id}/renew): unused plan credits
+ * expire and the plan's includedCredits are granted again, in one transaction.
+ */
+export async function renewSubscription(sql: Sql, organizationId: string, id: string): Promise<Subscription> {
+  return sql.begin(async (tx) => {
+    await renewSubscriptionPeriod(tx, { organizationId, subscriptionId: id });
+    const [row] = await tx<SubscriptionRow[]>`
+      select * from subscriptions where organization_id = ${organizationId} and id = ${id}`;
+    if (!row) throw new AppError('subscription_not_found', `No subscription ${id}.`);
+    return toSubscription(row);
+  });
 }
 
 /** Whether the customer exists and is not deleted (a deleted customer ends every portal session at once). */

@@ -215,8 +215,10 @@ export async function loadDemoData({ sql, config }: { sql: Sql; config: Config }
       const plan = plans.find((p) => p.id === c.plan)!;
       if (plan.included_credits > 0) {
         await tx`
-          insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, description)
-          select ${org}, ${c.id}, 'plan', 'plan_grant', ${plan.included_credits}, 'demo: plan credits for this period'
+          insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, description,
+                                     subscription_id, subscription_period)
+          select ${org}, ${c.id}, 'plan', 'plan_grant', ${plan.included_credits}, 'demo: plan credits for this period',
+                 ${`sub_${c.id.slice(4)}`}, 1
            where not exists (select 1 from credit_ledger where customer_id = ${c.id} and kind = 'plan_grant')`;
       }
     }

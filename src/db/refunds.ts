@@ -3,6 +3,7 @@ import { AppError } from '../domain/errors';
 import { assertTransition } from '../domain/purchase-states';
 import { type RefundStatus, refundStatusOf, refundWorkflowId } from '../domain/refunds';
 import type { Query, Sql } from './client';
+import { claimIdempotencyKey, recordIdempotentAnswer } from './idempotency';
 import { newId } from './ids';
 import type { PurchaseRow } from './purchases';
 
@@ -180,30 +181,8 @@ export type RefundCreation =
  */
 export function createRefund(sql: Sql, request: RefundRequest): Promise<RefundCreation> {
   return sql.begin(async (tx): Promise<RefundCreation> => {
-    const [claimed] = await tx`
-      insert into api_idempotency_keys (organization_id, idempotency_key, request_path, request_hash)
-      values (${request.organizationId}, ${request.idempotencyKey}, ${request.requestPath}, ${request.requestHash})
-      on conflict do nothing
-      returning idempotency_key`;
-    if (!claimed) {
-      const [earlier] = await tx<
-        { request_path: string; request_hash: string; status_code: number; response: unknown }[]
-      >`
-        select request_path, request_hash, status_code, response from api_idempotency_keys
-         where organization_id = ${request.organizationId} and idempotency_key = ${request.idempotencyKey}
-           for update`;
-      if (
-        !earlier ||
-        earlier.request_path !== request.requestPath ||
-        earlier.request_hash !== request.requestHash
-      ) {
-        throw new AppError(
-          'idempotency_key_reused',
-          'This Idempotency-Key was already used for a different request.',
-        );
-      }
-      return { replayed: true, statusCode: earlier.status_code, response: earlier.response };
-    }
+    const claim = await claimIdempotencyKey(tx, request);
+    if (!claim.claimed) return { replayed: true, statusCode: claim.statusCode, response: claim.response };
 
     const [found] = await tx<PurchaseRow[]>`
       select * from purchases where organization_id = ${request.organizationId} and id = ${request.purchaseId}
@@ -238,9 +217,7 @@ export function createRefund(sql: Sql, request: RefundRequest): Promise<RefundCr
     const [refund] = await tx<RefundRow[]>`
       update refunds set credits_reversed = ${Math.max(0, increase)} where id = ${refundId} returning *`;
     if (!refund) throw new Error('refund vanished in its own transaction');
-    await tx`
-      update api_idempotency_keys set status_code = 202, response = ${tx.json(toRefund(refund) as never)}
-       where organization_id = ${request.organizationId} and idempotency_key = ${request.idempotencyKey}`;
+    await recordIdempotentAnswer(tx, request, 202, toRefund(refund));
     return { replayed: false, refund, purchase };
   });
 }

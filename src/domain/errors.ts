@@ -40,6 +40,7 @@ export const errorStatus = {
   purchase_not_cancelable: 409,
   purchase_not_waiting: 409, // test mode: the purchase is not at the card or 3-D Secure step asked about
   idempotency_key_reused: 409,
+  insufficient_credits: 409, // usage of more credits than the customer's total (plan + purchased); nothing is used
   not_refundable: 409, // a refund of a purchase not completed, above what is left, or under an open or lost dispute
 
   // eligibility (docs/domain.md#domain-rules)

@@ -301,6 +301,17 @@ export const Balance = Type.Object({
   total: Type.Integer(),
 });
 
+export const UsageBody = Type.Object(
+  {
+    credits: Type.Integer({
+      minimum: 1,
+      maximum: 100_000_000,
+      description: 'credits to use: plan credits first, then purchased ones',
+    }),
+  },
+  closed,
+);
+
 export const PortalMe = Type.Object({
   customer: Type.Object({ id: Id('cus'), name: Type.String(), email: Type.String() }),
   subscription: Type.Union([

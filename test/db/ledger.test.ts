@@ -95,10 +95,11 @@ describe('credit ledger (database-enforced)', () => {
       constraint: 'credit_ledger_reversal_bounded',
     });
     await reverse(-200)();
+    // the Pro subscription's plan credits of this period (1000) are untouched by the reversals
     expect(await ok(h.app, 'GET', '/v1/portal/balance', { token: c.token })).toEqual({
-      planCredits: 0,
+      planCredits: 1000,
       purchasedCredits: 0,
-      total: 0,
+      total: 1000,
     });
   });
 
@@ -127,7 +128,8 @@ describe('credit ledger (database-enforced)', () => {
       purchasedCredits: Number(sums!.purchased),
       total: Number(sums!.plan) + Number(sums!.purchased),
     });
-    expect(balance).toEqual({ planCredits: 1000, purchasedCredits: 380, total: 1380 });
+    // + the Pro subscription's own grant of its first period (1000)
+    expect(balance).toEqual({ planCredits: 2000, purchasedCredits: 380, total: 2380 });
   });
 });
 

@@ -167,10 +167,11 @@ describe('GET /v1/portal/me and /v1/portal/balance', () => {
     const w = await newWorld(h.app);
     const pack = await newPack(h.app, w, { credits: 500, price: 4000 });
     const c = await newCustomer(h.app, w, w.plans.pro.id);
+    // the Pro subscription's plan credits of its first period
     expect(await ok(h.app, 'GET', '/v1/portal/balance', { token: c.token })).toEqual({
-      planCredits: 0,
+      planCredits: 1000,
       purchasedCredits: 0,
-      total: 0,
+      total: 1000,
     });
     const purchaseId = await insertPurchase(h.sql, {
       orgId: w.orgId,
@@ -186,7 +187,7 @@ describe('GET /v1/portal/me and /v1/portal/balance', () => {
         (${w.orgId}, ${c.customer.id}, 'purchased', 'purchase_grant', 1000, ${purchaseId}),
         (${w.orgId}, ${c.customer.id}, 'purchased', 'usage', -50, null)`;
     const balance = await ok(h.app, 'GET', '/v1/portal/balance', { token: c.token });
-    expect(balance).toEqual({ planCredits: 700, purchasedCredits: 950, total: 1650 });
+    expect(balance).toEqual({ planCredits: 1700, purchasedCredits: 950, total: 2650 });
     const [sum] = await h.sql<{ total: string }[]>`
       select sum(credits)::text as total from credit_ledger where customer_id = ${c.customer.id}`;
     expect(Number(sum!.total)).toBe(balance.total);

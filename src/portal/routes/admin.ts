@@ -34,6 +34,7 @@ import { classifyStripeError } from '../../stripe/errors';
 import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
+import { creditRoutes } from './credits';
 import { eventRoutes } from './events';
 import { adminReceiptRoutes } from './receipts';
 import { refundRoutes } from './refunds';
@@ -444,6 +445,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   );
   // Refunds: POST/GET /v1/purchases/{id}/refunds, behind this plugin's API key check.
   await app.register(refundRoutes, deps);
+  // Plan credits and usage: POST /v1/subscriptions/{id}/renew, /v1/customers/{id}/usage (same check).
+  await app.register(creditRoutes, deps);
   // Events and webhook endpoints: GET /v1/events, /v1/webhook-endpoints (same check).
   await app.register(eventRoutes, deps);
   // Receipts: GET /v1/purchases/{id}/receipt (same check).

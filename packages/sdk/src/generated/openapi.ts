@@ -770,6 +770,85 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Use a customer's credits: plan credits first, then purchased ones; answers the balance after it
+         * @description Requires an Idempotency-Key header (1–255 characters). Allowed only if credits ≤ total; taken from planCredits first down to 0, then from purchasedCredits. 409 insufficient_credits: nothing is used. Concurrent usage of one customer is serialised and never overdraws.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description required: the same key, path and body answer the first answer again and use nothing (kept at least 24 h); the same key with another path or body is refused (409) */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description credits to use: plan credits first, then purchased ones */
+                        credits: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description plan-included credits left this period */
+                                planCredits: number;
+                                /** @description purchased credits (never expire) */
+                                purchasedCredits: number;
+                                total: number;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -3121,6 +3200,79 @@ export type paths = {
         };
         trace?: never;
     };
+    "/v1/subscriptions/{id}/renew": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a subscription's next period: unused plan credits expire, includedCredits are granted again
+         * @description In one transaction: what is left of the customer's plan credits expires (never below zero), and the plan's includedCredits are granted for the new period if the subscription is active or trialing on a credits plan. Purchased credits never expire. 422 subscription_canceled / subscription_ended: only a live subscription is renewed.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                customerId: string;
+                                id: string;
+                                planId: string;
+                                /** @enum {unknown} */
+                                status: "trialing" | "active" | "past_due" | "canceled" | "ended";
+                                /** Format: date-time */
+                                updatedAt: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -3360,6 +3512,7 @@ export type ApiErrorCode =
     | "purchase_not_cancelable"
     | "purchase_not_waiting"
     | "idempotency_key_reused"
+    | "insufficient_credits"
     | "not_refundable"
     | "plan_not_credits_based"
     | "pack_not_visible"
