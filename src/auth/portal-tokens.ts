@@ -15,6 +15,8 @@ export interface PortalSessionClaims {
   customerId: string;
   /** unix seconds */
   expiresAt: number;
+  /** the revocable session (pss_…) a token of POST /v1/portal-sessions names; null for one without */
+  sessionId: string | null;
 }
 
 interface Payload {
@@ -23,6 +25,8 @@ interface Payload {
   c: string;
   exp: number;
   iat: number;
+  /** the portal session's id, when the token was issued for a recorded session */
+  s?: string;
 }
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -31,16 +35,26 @@ function sign(secret: string, encodedPayload: string): string {
   return createHmac('sha256', secret).update(`${PORTAL_TOKEN_PREFIX}${encodedPayload}`).digest('base64url');
 }
 
-/** A signed token bound to one organization and one customer, valid for `ttlSeconds`. */
+/**
+ * A signed token bound to one organization and one customer, valid for `ttlSeconds`, naming its
+ * recorded session when it has one (then revocable: src/db/credentials.ts).
+ */
 export function issuePortalToken(
   secret: string,
-  claims: { organizationId: string; customerId: string },
+  claims: { organizationId: string; customerId: string; sessionId?: string },
   ttlSeconds: number,
   now: Date = new Date(),
 ): { token: string; expiresAt: Date } {
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + ttlSeconds;
-  const payload: Payload = { v: 1, o: claims.organizationId, c: claims.customerId, exp, iat };
+  const payload: Payload = {
+    v: 1,
+    o: claims.organizationId,
+    c: claims.customerId,
+    exp,
+    iat,
+    ...(claims.sessionId ? { s: claims.sessionId } : {}),
+  };
   const encoded = b64url(JSON.stringify(payload));
   return {
     token: `${PORTAL_TOKEN_PREFIX}${encoded}.${sign(secret, encoded)}`,
@@ -70,11 +84,17 @@ export function verifyPortalToken(
     typeof payload.o !== 'string' ||
     typeof payload.c !== 'string' ||
     typeof payload.exp !== 'number' ||
+    (payload.s !== undefined && typeof payload.s !== 'string') ||
     payload.exp * 1000 <= now.getTime()
   ) {
     throw invalid();
   }
-  return { organizationId: payload.o, customerId: payload.c, expiresAt: payload.exp };
+  return {
+    organizationId: payload.o,
+    customerId: payload.c,
+    expiresAt: payload.exp,
+    sessionId: payload.s ?? null,
+  };
 }
 
 /** The portal page link; the token rides in the fragment so it never reaches server logs or Referer headers. */

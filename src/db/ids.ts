@@ -10,6 +10,7 @@ export const idPrefixes = {
   purchase: 'pur',
   refund: 'ref',
   webhookEndpoint: 'we',
+  portalSession: 'pss',
 } as const;
 export type IdKind = keyof typeof idPrefixes;
 

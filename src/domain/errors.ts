@@ -22,6 +22,7 @@ export const errorStatus = {
   subscription_not_found: 404,
   credit_pack_not_found: 404,
   purchase_not_found: 404,
+  portal_session_not_found: 404,
   webhook_endpoint_not_found: 404,
   receipt_not_found: 404, // the purchase never completed, so it has no receipt
 

@@ -206,6 +206,7 @@ export const PortalCreditPack = Type.Object({
 
 export const CreatePortalSessionBody = Type.Object({ customerId: Id('cus') }, closed);
 export const PortalSession = Type.Object({
+  id: Id('pss', 'the session, revocable with POST /v1/portal-sessions/{id}/revoke'),
   token: Type.String(),
   expiresAt: DateTime,
   url: Type.String({ description: 'the customer portal, with the token in the URL fragment' }),

@@ -377,7 +377,7 @@ describe('POST /v1/organizations: the API key is shown once and stored hashed', 
 });
 
 describe('POST /v1/portal-sessions', () => {
-  it('answers { token, expiresAt, url }: a working token, expiring after PORTAL_SESSION_TTL_SECONDS, and its link', async () => {
+  it('answers { id, token, expiresAt, url }: a working token, expiring after PORTAL_SESSION_TTL_SECONDS, and its link', async () => {
     const w = await newWorld(h.app);
     const { customer } = await newCustomer(h.app, w, w.plans.pro.id);
     const before = Date.now();
@@ -388,7 +388,7 @@ describe('POST /v1/portal-sessions', () => {
     const after = Date.now();
     expect(res.status).toBe(201);
     const session = res.body.data;
-    expect(Object.keys(session).sort()).toEqual(['expiresAt', 'token', 'url']);
+    expect(Object.keys(session).sort()).toEqual(['expiresAt', 'id', 'token', 'url']);
     expect(session.token).toMatch(/^pst_/);
     // expiresAt: an ISO date-time, now + the TTL (token expiry is in whole seconds).
     expect(new Date(session.expiresAt).toISOString()).toBe(session.expiresAt);
@@ -400,6 +400,7 @@ describe('POST /v1/portal-sessions', () => {
       organizationId: w.orgId,
       customerId: customer.id,
       expiresAt: expiresAt / 1000,
+      sessionId: session.id,
     });
     // The link opens the portal page with the token in the fragment (never sent to the server).
     expect(session.url).toBe(`${config.portalUrl}/portal#token=${encodeURIComponent(session.token)}`);

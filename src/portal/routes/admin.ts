@@ -8,7 +8,6 @@ import {
   createOrganization,
   createPlan,
   createSubscription,
-  findOrganizationByApiKey,
   getCustomer,
   getPlan,
   getSubscription,
@@ -17,6 +16,7 @@ import {
   listSubscriptions,
   updateSubscription,
 } from '../../db/billing';
+import { createPortalSession, organizationOfApiKey } from '../../db/credentials';
 import {
   archiveCreditPack,
   createCreditPack,
@@ -34,6 +34,7 @@ import { classifyStripeError } from '../../stripe/errors';
 import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
+import { credentialRoutes } from './credentials';
 import { creditRoutes } from './credits';
 import { eventRoutes } from './events';
 import { adminReceiptRoutes } from './receipts';
@@ -72,7 +73,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   const { config, sql, stripe, temporal } = deps;
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
-    const org = token.startsWith(API_KEY_PREFIX) ? await findOrganizationByApiKey(sql, token) : null;
+    // The current key, or one rotated out within its grace period (src/db/credentials.ts).
+    const org = token.startsWith(API_KEY_PREFIX) ? await organizationOfApiKey(sql, token) : null;
     if (!org) throw new AppError('unauthorized', 'Invalid API key.');
     request.organizationId = org.id;
   });
@@ -396,16 +398,25 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
     async (request, reply) => {
       const organizationId = orgOf(request);
       const customer = await getCustomer(sql, organizationId, request.body.customerId);
-      const { token, expiresAt } = issuePortalToken(
+      // A recorded session (revocable: POST /v1/portal-sessions/{id}/revoke) named by its token.
+      // Whole seconds, as in the token, so the row, the token and the answer name the same expiry.
+      const issuedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+      const expiresAt = new Date(issuedAt.getTime() + config.PORTAL_SESSION_TTL_SECONDS * 1000);
+      const session = await createPortalSession(sql, { organizationId, customerId: customer.id }, expiresAt);
+      const { token } = issuePortalToken(
         config.PORTAL_SESSION_SECRET,
-        { organizationId, customerId: customer.id },
+        { organizationId, customerId: customer.id, sessionId: session.id },
         config.PORTAL_SESSION_TTL_SECONDS,
+        issuedAt,
       );
-      return reply
-        .status(201)
-        .send(
-          envelope({ token, expiresAt: expiresAt.toISOString(), url: portalLink(config.portalUrl, token) }),
-        );
+      return reply.status(201).send(
+        envelope({
+          id: session.id,
+          token,
+          expiresAt: expiresAt.toISOString(),
+          url: portalLink(config.portalUrl, token),
+        }),
+      );
     },
   );
 
@@ -445,6 +456,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   );
   // Refunds: POST/GET /v1/purchases/{id}/refunds, behind this plugin's API key check.
   await app.register(refundRoutes, deps);
+  await app.register(credentialRoutes, deps);
   // Plan credits and usage: POST /v1/subscriptions/{id}/renew, /v1/customers/{id}/usage (same check).
   await app.register(creditRoutes, deps);
   // Events and webhook endpoints: GET /v1/events, /v1/webhook-endpoints (same check).

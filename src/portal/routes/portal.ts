@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { verifyPortalToken } from '../../auth/portal-tokens';
-import { getPlan, isLiveCustomer } from '../../db/billing';
+import { getPlan } from '../../db/billing';
+import { portalSessionIsLive } from '../../db/credentials';
 import { listPurchasablePacks, loadCustomerContext } from '../../db/eligibility-queries';
 import { getBalance } from '../../db/ledger';
 import { getCustomerPurchase, listPurchases, toPurchase } from '../../db/purchases';
@@ -21,8 +22,9 @@ export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   const { config, sql } = deps;
   app.addHook('onRequest', async (request) => {
     const claims = verifyPortalToken(config.PORTAL_SESSION_SECRET, bearerToken(request));
-    // The session is only as good as its customer: a deleted one ends every session at once.
-    const live = await isLiveCustomer(sql, claims);
+    // The session is only as good as its customer (a deleted one ends every session at once) and, for a token naming
+    // its session, as long as that session is not revoked.
+    const live = await portalSessionIsLive(sql, claims);
     if (!live) throw new AppError('unauthorized', 'Invalid or expired portal session.');
     request.portalSession = claims;
   });

@@ -72,6 +72,77 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the organization's API key; answers the new key, shown this once
+         * @description The key this request used (and any key rotated out before) keeps working for 24 h, so clients can switch over; with revokeOldNow: true every other key stops at once.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description stop the old keys now (default false) */
+                        revokeOldNow?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description orgkey_…, shown once */
+                                apiKey: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/credit-packs": {
         parameters: {
             query?: never;
@@ -1290,9 +1361,76 @@ export type paths = {
                             data: {
                                 /** Format: date-time */
                                 expiresAt: string;
+                                /** @description the session, revocable with POST /v1/portal-sessions/{id}/revoke */
+                                id: string;
                                 token: string;
                                 /** @description the customer portal, with the token in the URL fragment */
                                 url: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal-sessions/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke a portal session: its token answers 401 from now on (idempotent) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: string;
+                                /** @enum {boolean} */
+                                revoked: true;
+                                revokedAt: string;
                             };
                             /** @enum {boolean} */
                             success: true;
@@ -3501,6 +3639,7 @@ export type ApiErrorCode =
     | "subscription_not_found"
     | "credit_pack_not_found"
     | "purchase_not_found"
+    | "portal_session_not_found"
     | "webhook_endpoint_not_found"
     | "receipt_not_found"
     | "credit_pack_name_taken"
