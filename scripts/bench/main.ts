@@ -1,0 +1,630 @@
+/**
+ * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N]`: the purchase
+ * against the null purchase (docs/benchmarks.md), in one run, on a stack of the bench's own
+ * (STACK_DIR .stack/bench, its own ports, the product profile's dev server on a SQLite file), with the
+ * real worker and portal as child processes and the null worker beside them, same worker settings.
+ * Prints a table of figures and ratios and writes test-results/bench.json. Stops everything it started,
+ * also on Ctrl-C and on errors.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../src/config';
+import { createSql, type Sql } from '../../src/db/client';
+import { grantPurchaseCredits } from '../../src/db/ledger';
+import { createStripe } from '../../src/stripe/client';
+import { connectClient } from '../../src/temporal/client';
+import { startWorkflowOnce } from '../../src/temporal/start-once';
+import {
+  CreditPackIdKey,
+  CustomerIdKey,
+  OrganizationIdKey,
+  PurchaseStatusKey,
+} from '../../src/workflows/purchase/search-attributes';
+import { componentDir, PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths';
+import { stackDown, stackStatus, stackUp } from '../stack/stack';
+import { NULL_TASK_QUEUE } from './null-activities';
+import {
+  type NullPurchaseInput,
+  nullParkedQuery,
+  nullPurchaseWorkflow,
+  nullWakeSignal,
+} from './null-workflows';
+
+const { values } = parseArgs({
+  options: {
+    purchases: { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '1,10,50' },
+    parked: { type: 'string', default: '2000' },
+    credits: { type: 'string', default: '2000' },
+    'credit-clients': { type: 'string', default: '10' },
+  },
+});
+function whole(name: string, raw: string | undefined, min = 1): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > 100_000) {
+    console.error(`--${name} must be a whole number from ${min} to 100000 (got ${raw})`);
+    process.exit(2);
+  }
+  return value;
+}
+const purchases = whole('purchases', values.purchases);
+const levels = (values.concurrency ?? '').split(',').map((c) => whole('concurrency', c));
+const parked = whole('parked', values.parked, 0);
+const credits = whole('credits', values.credits, 0);
+const creditClients = whole('credit-clients', values['credit-clients']);
+
+// The bench's own stack: never the product's nor the test's ports or data.
+const BENCH_ENV: Record<string, string> = {
+  STACK_PROFILE: 'product',
+  STACK_DIR: '.stack/bench',
+  TEMPORAL_PORT: '27233',
+  TEMPORAL_UI_PORT: '28233',
+  POSTGRES_PORT: '54349',
+  STRIPE_EMULATOR_PORT: '32111',
+  STRIPE_MOCK_PORT: '32112',
+  PORTAL_PORT: '23000',
+  METRICS_PORT: '29464',
+  TEMPORAL_PERSISTENCE: 'file',
+  WORKER_MAX_CACHED_WORKFLOWS: '1000',
+  LOG_LEVEL: 'warn',
+};
+const sharedTools = toolsBin(loadConfig({ ...process.env, STACK_DIR: '.stack' }));
+const childEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  ...BENCH_ENV,
+  PATH: `${sharedTools}:${process.env.PATH}`,
+};
+for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_SECRET_KEY', 'STRIPE_EMULATOR_STATE_FILE'])
+  delete childEnv[name];
+// The stack manager's components read this process's environment (ports, STACK_DIR), and find the
+// Temporal CLI on PATH (the build shared with the other stacks).
+for (const name of Object.keys(process.env)) if (!(name in childEnv)) delete process.env[name];
+Object.assign(process.env, childEnv);
+const config = loadConfig(childEnv);
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+const children: { name: string; process: ChildProcess }[] = [];
+let stackStarting: Promise<string[]> | undefined;
+let stopping = false;
+
+function runChild(name: string, entry: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: childEnv,
+  });
+  children.push({ name, process: child });
+  child.once('exit', (code) => {
+    if (!stopping) {
+      log(`${name} exited unexpectedly (code ${code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function shutdown(code: number): Promise<never> {
+  if (stopping) return new Promise(() => {});
+  stopping = true;
+  log('stopping what the bench started');
+  const exits = children
+    .filter((c) => c.process.exitCode === null)
+    .map((c) => new Promise((resolve) => c.process.once('exit', resolve)));
+  for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGTERM');
+  await Promise.race([Promise.all(exits), sleep(config.WORKER_SHUTDOWN_GRACE_MS + 5_000)]);
+  for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+  if (stackStarting) {
+    const started = await stackStarting.catch(() => [] as string[]);
+    if (started.length > 0) await stackDown(config, log, started);
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(130));
+process.on('SIGTERM', () => void shutdown(143));
+
+// ---- measurement helpers -------------------------------------------------------------------------
+
+function percentile(sorted: number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? Number.NaN;
+}
+
+interface RunFigures {
+  concurrency: number;
+  count: number;
+  perSecond: number;
+  p50Ms: number;
+  p95Ms: number;
+  outcomes: Record<string, number>;
+}
+
+/** `count` operations over `concurrency` lanes; each returns its outcome; timed one by one and in total. */
+async function timed(
+  concurrency: number,
+  count: number,
+  one: (lane: number) => Promise<string>,
+): Promise<RunFigures> {
+  const latencies: number[] = [];
+  const outcomes: Record<string, number> = {};
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, lane) => {
+      while (next < count) {
+        next += 1;
+        const s = performance.now();
+        const outcome = await one(lane);
+        latencies.push(performance.now() - s);
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      }
+    }),
+  );
+  const elapsedS = (performance.now() - t0) / 1000;
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    concurrency,
+    count: sorted.length,
+    perSecond: sorted.length / elapsedS,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    outcomes,
+  };
+}
+
+/** VmRSS of a process, in MB (null when it is gone). */
+function rssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function temporalPid(): number | undefined {
+  const file = join(componentDir(config, 'temporal'), 'pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+  return Number.isInteger(pid) ? pid : undefined;
+}
+
+/** CPU seconds (user + system) of a process so far. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
+
+// ---- the product's HTTP API ----------------------------------------------------------------------
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API
+async function api(method: string, path: string, token: string, body?: unknown, headers = {}): Promise<any> {
+  const response = await fetch(`${config.portalUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API
+  const json = (await response.json()) as any;
+  if (!response.ok || json?.success !== true) {
+    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
+  }
+  return json.data;
+}
+
+// ---- the run -------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  // A fresh bench stack each run (parked workflows of a previous run would resume): wiped only when
+  // none of its components runs.
+  const benchData = join(stackRoot(config), config.STACK_PROFILE);
+  const status = await stackStatus(config);
+  if (status.every((row) => row.state !== 'running') && existsSync(benchData)) {
+    rmSync(benchData, { recursive: true, force: true });
+    log(`wiped ${benchData}`);
+  }
+  stackStarting = stackUp(config, log);
+  await stackStarting;
+  if (stopping) return;
+
+  const worker = runChild('worker', 'src/worker.ts');
+  const portal = runChild('portal', 'src/portal/server.ts');
+  const nullWorker = runChild('null worker', 'scripts/bench/null-worker.ts');
+  await until(
+    'portal',
+    async () => (await fetch(`${config.portalUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok,
+    60_000,
+  );
+  const client = await connectClient(config);
+  const sql = createSql(config.databaseUrl, { maxConnections: 4, applicationName: 'bench' });
+  const stripe = createStripe(config);
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim(),
+    cores: (await import('node:os')).cpus().length,
+    options: { purchases, concurrency: levels, parked, credits, creditClients },
+    env: BENCH_ENV,
+  };
+  try {
+    // The world: an organization, a plan, a pack; one card-on-file shopper per lane; card-less shoppers.
+    const org = await api('POST', '/v1/organizations', config.PLATFORM_ADMIN_TOKEN, { name: 'Bench Org' });
+    const apiKey = org.apiKey as string;
+    const orgId = org.organization.id as string;
+    const plan = await api('POST', '/v1/plans', apiKey, {
+      name: 'Pro',
+      consumptionModel: 'credits',
+      includedCredits: 1000,
+    });
+    const pack = await api('POST', '/v1/credit-packs', apiKey, {
+      name: 'Bench Pack',
+      credits: 100,
+      price: 1000,
+    });
+    async function shopper(card: boolean): Promise<{ id: string; token: string }> {
+      const email = `bench-${randomUUID().slice(0, 8)}@example.test`;
+      const stripeCustomer = await stripe.customers.create({ email });
+      const extra: Record<string, string> = { stripeCustomerId: stripeCustomer.id };
+      if (card) {
+        const pm = await stripe.paymentMethods.attach('pm_card_visa', { customer: stripeCustomer.id });
+        await stripe.customers.update(stripeCustomer.id, {
+          invoice_settings: { default_payment_method: pm.id },
+        });
+        extra.defaultPaymentMethodId = pm.id;
+      }
+      const customer = await api('POST', '/v1/customers', apiKey, { email, name: 'Bench Shopper', ...extra });
+      await api('POST', '/v1/subscriptions', apiKey, {
+        customerId: customer.id,
+        planId: plan.id,
+        status: 'active',
+      });
+      const session = await api('POST', '/v1/portal-sessions', apiKey, { customerId: customer.id });
+      return { id: customer.id, token: session.token };
+    }
+    const lanes = Math.max(...levels);
+    const shoppers: { id: string; token: string }[] = [];
+    for (let i = 0; i < lanes; i += 1) shoppers.push(await shopper(true));
+    log(`prepared ${shoppers.length} shoppers with a card on file`);
+
+    const startNull = (input: NullPurchaseInput) =>
+      startWorkflowOnce(client, nullPurchaseWorkflow, {
+        workflowId: `bench-null:${input.purchaseId}`,
+        taskQueue: NULL_TASK_QUEUE,
+        args: [input],
+        typedSearchAttributes: [
+          { key: OrganizationIdKey, value: orgId },
+          { key: CustomerIdKey, value: 'cus_bench' },
+          { key: CreditPackIdKey, value: pack.id },
+          { key: PurchaseStatusKey, value: 'pending' },
+        ],
+        staticSummary: `Null purchase ${input.purchaseId}`,
+      });
+    async function nullPurchase(): Promise<string> {
+      const purchaseId = randomUUID();
+      await startNull({ purchaseId });
+      const result = await client.workflow.getHandle(`bench-null:${purchaseId}`).result();
+      return result.status;
+    }
+    async function httpPurchase(lane: number): Promise<string> {
+      const who = shoppers[lane % shoppers.length]!;
+      const answer = await api(
+        'POST',
+        '/v1/portal/purchases',
+        who.token,
+        { creditPackId: pack.id },
+        { 'idempotency-key': randomUUID() },
+      );
+      const result = await client.workflow.getHandle(`credit-pack-purchase:${answer.id}`).result();
+      return result.status as string;
+    }
+    // Warm-up: bundles loaded, connections open, before anything is timed.
+    await nullPurchase();
+    await httpPurchase(0);
+
+    const throughput: { kind: string; figures: RunFigures; cpu: Record<string, number | null> }[] = [];
+    const tPid = temporalPid();
+    for (const c of levels) {
+      for (const [kind, one] of [
+        ['null', nullPurchase],
+        ['http', httpPurchase],
+      ] as const) {
+        const pids = {
+          temporal: tPid,
+          worker: kind === 'null' ? nullWorker.pid : worker.pid,
+          portal: portal.pid,
+        };
+        const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
+        const t0 = performance.now();
+        const figures = await timed(c, purchases, one);
+        const wallS = (performance.now() - t0) / 1000;
+        const cpu = Object.fromEntries(
+          Object.entries(pids).map(([k, p]) => {
+            const a = cpuSeconds(p);
+            const b = before[k];
+            return [k, a === null || b === null || b === undefined ? null : (a - b) / wallS];
+          }),
+        );
+        throughput.push({ kind, figures, cpu });
+        log(
+          `${kind.padEnd(4)} C=${c}: ${figures.perSecond.toFixed(2)}/s p50 ${figures.p50Ms.toFixed(0)} ms p95 ${figures.p95Ms.toFixed(0)} ms ${JSON.stringify(figures.outcomes)} cpu ${JSON.stringify(cpu)}`,
+        );
+      }
+    }
+    results.throughput = throughput;
+
+    // Parked: the same number of null workflows waiting on a signal, then of purchases awaiting a card.
+    if (parked > 0) {
+      const settle = async () => {
+        await sleep(5_000);
+        return {
+          worker: rssMb(worker.pid),
+          nullWorker: rssMb(nullWorker.pid),
+          temporal: rssMb(tPid),
+        };
+      };
+      const base = await settle();
+      const nullIds: string[] = [];
+      await timed(50, parked, async () => {
+        const purchaseId = randomUUID();
+        nullIds.push(purchaseId);
+        await startNull({ purchaseId, park: true });
+        return 'started';
+      });
+      for (const id of nullIds.slice(-50)) {
+        await until(
+          `null ${id} parked`,
+          () => client.workflow.getHandle(`bench-null:${id}`).query(nullParkedQuery),
+          300_000,
+        );
+      }
+      const afterNull = await settle();
+      log(`parked ${parked} null workflows: ${JSON.stringify({ base, afterNull })}`);
+      const cardless: { id: string; token: string }[] = [];
+      for (let i = 0; i < 20; i += 1) cardless.push(await shopper(false));
+      const parkedIds: string[] = [];
+      const parkedAnswers = await timed(50, parked, async (lane) => {
+        const who = cardless[lane % cardless.length]!;
+        const answer = await api(
+          'POST',
+          '/v1/portal/purchases',
+          who.token,
+          { creditPackId: pack.id },
+          { 'idempotency-key': randomUUID() },
+        );
+        parkedIds.push(answer.id);
+        return answer.status as string;
+      });
+      const waiting = await sql<{ n: number }[]>`
+        select count(*)::int as n from purchases where id in ${sql(parkedIds)} and status = 'awaiting_payment_method'`;
+      let parkedNow = waiting[0]?.n ?? 0;
+      await until(
+        'purchases awaiting a card',
+        async () => {
+          const [row] = await sql<{ n: number }[]>`
+            select count(*)::int as n from purchases where id in ${sql(parkedIds)} and status = 'awaiting_payment_method'`;
+          parkedNow = row?.n ?? 0;
+          return parkedNow === parkedIds.length;
+        },
+        300_000,
+      ).catch((error) => log(`${(error as Error).message}: ${parkedNow} of ${parkedIds.length}`));
+      const afterProduct = await settle();
+      log(
+        `parked ${parkedNow} purchases: ${JSON.stringify({ afterProduct, answers: parkedAnswers.outcomes })}`,
+      );
+      const growth = (a: number | null, b: number | null) => (a === null || b === null ? null : a - b);
+      results.parked = {
+        count: parked,
+        purchasesAwaitingCard: parkedNow,
+        checkoutFigures: parkedAnswers,
+        rssMb: { base, afterNull, afterProduct },
+        growthMb: {
+          nullWorker: growth(afterNull.nullWorker, base.nullWorker),
+          productWorker: growth(afterProduct.worker, afterNull.worker),
+          temporalDuringNull: growth(afterNull.temporal, base.temporal),
+          temporalDuringProduct: growth(afterProduct.temporal, afterNull.temporal),
+        },
+      };
+      // Let the null ones finish (they would otherwise resume in a later run on this data).
+      await Promise.all(
+        nullIds.map((id) =>
+          client.workflow
+            .getHandle(`bench-null:${id}`)
+            .signal(nullWakeSignal)
+            .catch(() => {}),
+        ),
+      );
+    }
+
+    if (credits > 0) results.crediting = await benchCrediting(sql, orgId, pack, shoppers[0]!.id);
+  } finally {
+    writeResults(results);
+    await sql.end({ timeout: 5 });
+    await client.connection.close();
+  }
+  await shutdown(0);
+}
+
+/** Purchases inserted straight into `crediting`, ready for the grant (no workflow). */
+async function prepareCrediting(
+  sql: Sql,
+  orgId: string,
+  pack: { id: string },
+  customerId: string,
+  count: number,
+): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => `pur_bench${randomUUID().replaceAll('-', '')}`);
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    await sql`
+      insert into purchases (id, organization_id, customer_id, credit_pack_id, quantity, unit_credits,
+                             unit_price_cents, credits, price_cents, status, idempotency_key, request_hash)
+      select id, ${orgId}, ${customerId}, ${pack.id}, 1, 100, 1000, 100, 1000, 'crediting', id, encode(sha256(id::bytea), 'hex')
+        from unnest(string_to_array(${chunk.join(',')}::text, ',')) as id`;
+  }
+  return ids;
+}
+
+async function benchCrediting(sql: Sql, orgId: string, pack: { id: string }, customerId: string) {
+  const ours = createSql(config.databaseUrl, {
+    maxConnections: creditClients,
+    applicationName: 'bench-credit',
+  });
+  let product: RunFigures;
+  try {
+    const ids = await prepareCrediting(sql, orgId, pack, customerId, credits);
+    let next = 0;
+    product = await timed(creditClients, ids.length, async () => {
+      const id = ids[next++]!;
+      const grant = await grantPurchaseCredits(ours, id, 'run-bench');
+      return grant.replayed ? 'replayed' : 'granted';
+    });
+  } finally {
+    await ours.end({ timeout: 5 });
+  }
+  log(
+    `crediting (product code) C=${creditClients}: ${product.perSecond.toFixed(0)}/s p50 ${product.p50Ms.toFixed(1)} ms`,
+  );
+
+  // pgbench: the same statements, one purchase per transaction, picked by a sequence.
+  const ids = await prepareCrediting(sql, orgId, pack, customerId, credits);
+  await sql`drop table if exists bench_credit_ids`;
+  await sql`create table bench_credit_ids (n bigint primary key, id text not null)`;
+  await sql`insert into bench_credit_ids select n, id from unnest(string_to_array(${ids.join(',')}::text, ',')) with ordinality as t(id, n)`;
+  await sql`drop sequence if exists bench_credit_seq`;
+  await sql`create sequence bench_credit_seq`;
+  const script = join(componentDir(config, 'postgres'), 'crediting.pgbench');
+  writeFileSync(
+    script,
+    `select nextval('bench_credit_seq') as n \\gset
+select id as pid from bench_credit_ids where n = :n \\gset
+begin;
+select p.organization_id, p.customer_id, p.credits, p.status, c.deleted_at, p.workflow_run_id from purchases p join customers c on c.organization_id = p.organization_id and c.id = p.customer_id where p.id = :pid for update of p, c;
+select id from credit_ledger where purchase_id = :pid and kind = 'purchase_grant';
+insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description) select organization_id, customer_id, 'purchased', 'purchase_grant', credits, id, 'Credit pack purchase ' || id from purchases where id = :pid returning id;
+update purchases set status = 'completed', next_action = null, failure_code = null, failure_message = null, failure_decline_code = null where id = :pid;
+select organization_id, customer_id, credits, price_cents, dispute_status, dispute_amount_cents, dispute_credits_held, credits_reversed_by_refunds from purchases where id = :pid;
+commit;
+`,
+  );
+  const url = new URL(config.databaseUrl);
+  const perClient = Math.floor(credits / creditClients);
+  const run = spawnSync(
+    '/usr/lib/postgresql/15/bin/pgbench',
+    [
+      '-n',
+      '-M',
+      'prepared',
+      '-h',
+      url.hostname,
+      '-p',
+      url.port,
+      '-U',
+      url.username,
+      '-c',
+      String(creditClients),
+      '-j',
+      '2',
+      '-t',
+      String(perClient),
+      '-f',
+      script,
+      url.pathname.slice(1),
+    ],
+    { encoding: 'utf8' },
+  );
+  const tps = /tps = ([\d.]+)/.exec(run.stdout)?.[1];
+  const latency = /latency average = ([\d.]+) ms/.exec(run.stdout)?.[1];
+  const failed = run.status !== 0 || tps === undefined;
+  if (failed) log(`pgbench failed (exit ${run.status}): ${run.stderr.trim()} ${run.stdout.trim()}`);
+  const pgbench = failed
+    ? null
+    : {
+        clients: creditClients,
+        transactions: perClient * creditClients,
+        perSecond: Number(tps),
+        latencyAvgMs: Number(latency),
+      };
+  log(`crediting (pgbench) C=${creditClients}: ${JSON.stringify(pgbench)}`);
+  await sql`drop table if exists bench_credit_ids`;
+  await sql`drop sequence if exists bench_credit_seq`;
+  return { clients: creditClients, product, pgbench };
+}
+
+function writeResults(results: Record<string, unknown>): void {
+  mkdirSync(join(PROJECT_ROOT, 'test-results'), { recursive: true });
+  const file = join(PROJECT_ROOT, 'test-results', 'bench.json');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  printTable(results);
+  log(`wrote ${file}`);
+}
+
+function printTable(results: Record<string, unknown>): void {
+  const rows = (results.throughput ?? []) as {
+    kind: string;
+    figures: RunFigures;
+    cpu: Record<string, number | null>;
+  }[];
+  const fmt = (n: number | null | undefined, d = 0) => (n === null || n === undefined ? '—' : n.toFixed(d));
+  const pct = (n: number | null | undefined) =>
+    n === null || n === undefined ? '—' : `${Math.round(n * 100)} %`;
+  console.log(
+    '\n| | C | n | per s | p50 ms | p95 ms | × null per s | × null p50 | CPU temporal / worker / portal |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const row of rows) {
+    const floor = rows.find((r) => r.kind === 'null' && r.figures.concurrency === row.figures.concurrency);
+    const f = row.figures;
+    const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '—');
+    console.log(
+      `| ${row.kind === 'null' ? 'null purchase' : 'HTTP checkout → completed'} | ${f.concurrency} | ${f.count} | ${fmt(f.perSecond, 2)} | ${fmt(f.p50Ms)} | ${fmt(f.p95Ms)} | ${ratio(f.perSecond, floor?.figures.perSecond)} | ${ratio(f.p50Ms, floor?.figures.p50Ms)} | ${pct(row.cpu.temporal)} / ${pct(row.cpu.worker)} / ${pct(row.cpu.portal)} |`,
+    );
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON written above
+  const p = results.parked as any;
+  if (p) {
+    console.log(`\nparked ${p.count}: RSS MB ${JSON.stringify(p.rssMb)}`);
+    console.log(
+      `growth MB: null worker ${fmt(p.growthMb.nullWorker)}, product worker ${fmt(p.growthMb.productWorker)} (${p.growthMb.nullWorker ? (p.growthMb.productWorker / p.growthMb.nullWorker).toFixed(2) : '—'}× null), Temporal ${fmt(p.growthMb.temporalDuringNull)} / ${fmt(p.growthMb.temporalDuringProduct)}`,
+    );
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON written above
+  const c = results.crediting as any;
+  if (c) {
+    const ratio = c.pgbench
+      ? `${(c.product.perSecond / c.pgbench.perSecond).toFixed(2)}× pgbench`
+      : 'pgbench: —';
+    console.log(
+      `\ncrediting C=${c.clients}: product ${fmt(c.product.perSecond)}/s (p50 ${fmt(c.product.p50Ms, 1)} ms), pgbench ${fmt(c.pgbench?.perSecond)}/s (avg ${fmt(c.pgbench?.latencyAvgMs, 1)} ms): ${ratio}`,
+    );
+  }
+}
+
+main().catch(async (error) => {
+  if (stopping) return;
+  console.error(error);
+  await shutdown(1);
+});

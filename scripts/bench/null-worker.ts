@@ -1,0 +1,33 @@
+/**
+ * The null purchase's worker process (scripts/bench/main.ts starts it): the product worker's settings
+ * (src/temporal/create-worker.ts: slots, cache, shutdown grace) on the bench's own task queue, with the
+ * null workflow and activities. Runs until SIGINT/SIGTERM.
+ */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { loadConfig } from '../../src/config';
+import { NULL_TASK_QUEUE, nullActivities } from './null-activities';
+
+const config = loadConfig();
+Runtime.install({
+  shutdownSignals: ['SIGINT', 'SIGTERM'],
+  telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } } },
+});
+const connection = await NativeConnection.connect({ address: config.temporalAddress });
+try {
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: NULL_TASK_QUEUE,
+    workflowsPath: fileURLToPath(new URL('./null-workflows.ts', import.meta.url)),
+    activities: nullActivities,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+  });
+  console.log('null worker started');
+  await worker.run();
+} finally {
+  await connection.close();
+}
