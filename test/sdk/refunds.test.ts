@@ -138,7 +138,8 @@ describe('client.purchases.refunds', () => {
       .create(purchaseId, { amount: 500, reason: 'fraudulent' }, { idempotencyKey })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CreditPacksError);
-    expect(error).toMatchObject({ code: 'idempotency_key_reused', status: 409, requestId: null });
+    expect(error).toMatchObject({ code: 'idempotency_key_reused', status: 409 });
+    expect((error as CreditPacksError).requestId).toMatch(/^req_/);
     expect(await refundsIn(purchaseId)).toHaveLength(1);
     await refundsSettle(purchaseId);
   });

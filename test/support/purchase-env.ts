@@ -74,7 +74,8 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
       name: `Plan ${tag}`,
       consumptionModel: opts.consumptionModel ?? 'credits',
       isFree: false,
-      includedCredits: 100,
+      // no plan credits: these tests count purchased credits, and plan: 0 keeps balances exact
+      includedCredits: 0,
     });
     const otherPlan = await createPlan(sql, organization.id, {
       name: `Enterprise ${tag}`,
