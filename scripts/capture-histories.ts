@@ -74,6 +74,13 @@ const lostMessageWaits = {
   stripeRecheckIntervalMs: 1_000,
 };
 
+/** Short waits that end only at their deadline (no re-read of Stripe before it). */
+const deadlineOnlyWaits = {
+  cardWaitTimeoutMs: 3_000,
+  authenticationWaitTimeoutMs: 3_000,
+  stripeRecheckIntervalMs: 10 * 60 * 1000,
+};
+
 const flows: Flow[] = [
   {
     name: 'rerun-of-settled-purchase-untouched',
@@ -255,6 +262,51 @@ const flows: Flow[] = [
     expect: 'failed',
     run: async (env) =>
       (await env.buy(await env.shopper({ recordedCard: 'pm_unknownCardForTheOuterCatch' }))).handle,
+  },
+  {
+    name: 'card-added-at-the-deadline',
+    description:
+      'the card is added in Stripe with no message, just before the card wait ends: the cancel at the deadline finds the SetupIntent succeeded, and the purchase is charged and completed',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper(), deadlineOnlyWaits);
+      const waiting = await env.reaches(handle, 'awaiting_payment_method');
+      await env.stripe.setupIntents.confirm(waiting.setupIntentId as string, {
+        payment_method: 'pm_card_visa',
+      });
+      return handle;
+    },
+  },
+  {
+    name: '3ds-succeeded-at-the-deadline',
+    description:
+      '3-D Secure passed in Stripe with no message before the wait ends: the cancel at the deadline finds the PaymentIntent succeeded, and the purchase is credited',
+    expect: 'completed',
+    run: async (env) => {
+      const { handle } = await env.buy(
+        await env.shopper({ card: 'pm_card_authenticationRequired' }),
+        deadlineOnlyWaits,
+      );
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await authenticateOnSession(env, paymentIntentId, 'succeed');
+      return handle;
+    },
+  },
+  {
+    name: 'canceled-during-3ds-after-it-succeeded',
+    description:
+      'the customer cancels during 3-D Secure after passing it with no message yet: the cancel finds the PaymentIntent succeeded, so the charge is refunded',
+    expect: 'refunded',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }), {
+        authenticationWaitTimeoutMs: 10 * 60 * 1000,
+        stripeRecheckIntervalMs: 10 * 60 * 1000,
+      });
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await authenticateOnSession(env, paymentIntentId, 'succeed');
+      await handle.executeUpdate(cancelPurchaseUpdate, { args: [{ requestedBy: 'customer' }] });
+      return handle;
+    },
   },
   {
     name: 'refunded-crediting-failed',
