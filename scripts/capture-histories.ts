@@ -309,6 +309,31 @@ const flows: Flow[] = [
     },
   },
   {
+    name: 'failed-during-3ds-two-undone',
+    description:
+      'a step fails for good while 3-D Secure is pending (Stripe refuses the read of the payment outcome): both outstanding compensations run, newest first (cancel the PaymentIntent, then the refund, which finds nothing to refund)',
+    expect: 'failed',
+    run: async (env) => {
+      const { handle } = await env.buy(await env.shopper({ card: 'pm_card_authenticationRequired' }), {
+        authenticationWaitTimeoutMs: 10 * 60 * 1000,
+        stripeRecheckIntervalMs: 10 * 60 * 1000,
+      });
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await emulatorControl(env.emulatorUrl).fault({
+        match: { method: 'GET', pathRegex: `^/v1/payment_intents/${paymentIntentId}$` },
+        times: 1,
+        action: {
+          type: 'status',
+          status: 400,
+          errorType: 'invalid_request_error',
+          code: 'parameter_invalid',
+        },
+      });
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      return handle;
+    },
+  },
+  {
     name: 'refunded-crediting-failed',
     description: 'the customer is deleted after the charge: crediting refused, the charge refunded',
     expect: 'refunded',

@@ -49,14 +49,19 @@ let histories: LoadedHistory[];
 let incompatible: Bundle;
 let patched: Bundle;
 let deprecated: Bundle;
+let reordered: Bundle;
 beforeAll(async () => {
   histories = historyFiles().map((file) => loadHistory(file));
-  [incompatible, patched, deprecated] = await Promise.all([
+  [incompatible, patched, deprecated, reordered] = await Promise.all([
     variant('incompatible'),
     variant('patched'),
     variant('deprecated'),
+    variant('reordered-compensations'),
   ]);
 });
+
+/** Stored runs whose failure undid two steps (the compensations ran one after the other). */
+const TWO_COMPENSATIONS = ['failed-during-3ds-two-undone.json'];
 
 describe('replaying the stored histories against a changed workflow', () => {
   it('there are histories to replay', () => {
@@ -79,6 +84,17 @@ describe('replaying the stored histories against a changed workflow', () => {
     const results = await replayAll(patched, histories);
     const failed = results.filter((r) => r.error).map((r) => `${r.file}: ${r.error?.message}`);
     expect(failed).toEqual([]);
+  });
+
+  it('compensations run oldest first instead of newest first: the runs that undid two steps fail, the others replay', async () => {
+    const results = await replayAll(reordered, histories);
+    const failed = results.filter((r) => r.error).map((r) => r.file);
+    expect(failed).toEqual(TWO_COMPENSATIONS);
+    for (const { file, error } of results.filter((r) => r.error)) {
+      expect(error, file).toBeInstanceOf(DeterminismViolationError);
+      // Core names the swap: the refund recorded second, scheduled first by the reordered code.
+      expect(error?.message, file).toMatch(/cancelPaymentIntent|refundPayment/);
+    }
   });
 
   it('the real workflow code replays them all in one batch too (the suite is not vacuous either way)', async () => {

@@ -148,6 +148,19 @@ describe('error statuses and latency', () => {
     expect((await fx.state()).customers).toHaveLength(0);
   });
 
+  it('a refusal: errorType invalid_request_error with a code, read by the SDK as an invalid request', async () => {
+    const c = await fx.stripe.customers.create({});
+    await fx.control('POST', '/_emulator/faults', {
+      match: { method: 'GET', path: '/v1/customers' },
+      action: { type: 'status', status: 400, errorType: 'invalid_request_error', code: 'parameter_invalid' },
+    });
+    const err = await errorOf(() => fx.stripe.customers.retrieve(c.id));
+    expect(err.type).toBe('StripeInvalidRequestError');
+    expect(err.statusCode).toBe(400);
+    expect(err.code).toBe('parameter_invalid');
+    expect(((await fx.stripe.customers.retrieve(c.id)) as Stripe.Customer).id).toBe(c.id);
+  });
+
   it('only matching requests are affected', async () => {
     await fx.control('POST', '/_emulator/faults', {
       match: { method: 'GET', path: '/v1/customers' },

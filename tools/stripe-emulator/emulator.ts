@@ -258,7 +258,21 @@ export class Emulator {
           extra,
         );
       } else {
-        send(status, { error: { type: 'api_error', message: 'An unknown error occurred' } }, extra);
+        const { errorType = 'api_error', code } = fault.action;
+        send(
+          status,
+          {
+            error: {
+              type: errorType,
+              ...(code ? { code } : {}),
+              message:
+                errorType === 'api_error'
+                  ? 'An unknown error occurred'
+                  : `Refused by a test fault (${code ?? status}).`,
+            },
+          },
+          extra,
+        );
       }
       return;
     }

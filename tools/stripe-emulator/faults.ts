@@ -23,6 +23,9 @@ export const faultSchema = z.object({
       type: z.literal('status'),
       status: z.number().int().min(400).max(599),
       retryAfterSeconds: z.number().int().nonnegative().optional(),
+      /** the error's Stripe type (default api_error; invalid_request_error for a refusal) and code */
+      errorType: z.enum(['api_error', 'invalid_request_error']).optional(),
+      code: z.string().min(1).max(100).optional(),
     }),
     z.object({ type: z.literal('stall'), ms: z.number().int().nonnegative().max(600_000) }),
     z.object({ type: z.literal('drop_before') }),
