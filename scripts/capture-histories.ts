@@ -14,21 +14,27 @@
  * CONTRIBUTING.md). If `<flow>.json` exists, the new capture is saved as `<flow>.<YYYY-MM-DD>.json`
  * (then `…-2`, `…-3` the same day), a new generation beside the old one.
  */
+
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { WorkflowHandle } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { FailureType, nonRetryable } from '../src/activities/failures';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
-import { purchaseTimeouts } from '../src/purchases';
+import { createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../src/purchases';
+import { createWorker } from '../src/temporal/create-worker';
 import {
   cancelPurchaseUpdate,
   type PurchaseState,
   paymentMethodAddedSignal,
   paymentOutcomeSignal,
   purchaseWorkflow,
+  purchaseWorkflowId,
 } from '../src/workflows';
 import { HISTORIES_DIR, historyFromJson, historyToJson } from '../test/replay/history-files';
 import { testConfig } from '../test/support/config';
@@ -45,9 +51,14 @@ type Handle = WorkflowHandle<typeof purchaseWorkflow>;
 interface Flow {
   name: string;
   description: string;
-  /** The terminal status the purchase must reach, or the capture is refused. */
-  expect: PurchaseStatus;
+  /**
+   * The terminal status the purchase must reach, or `{ workflowFails }`: the workflow itself must fail
+   * with that ApplicationFailure type (a purchase whose undo cannot be done); else the capture is refused.
+   */
+  expect: PurchaseStatus | { workflowFails: string };
   run(env: PurchaseEnv): Promise<Handle>;
+  /** Undoes what the flow left outstanding on purpose (money a failed undo left), after the capture. */
+  cleanUp?(env: PurchaseEnv): Promise<void>;
 }
 
 /** The customer, on-session, confirms the PaymentIntent and passes (or fails) 3-D Secure. */
@@ -73,6 +84,41 @@ const lostMessageWaits = {
   authenticationWaitTimeoutMs: 10 * 60 * 1000,
   stripeRecheckIntervalMs: 1_000,
 };
+
+const openPaymentIntents: string[] = [];
+const stopWorkers: (() => Promise<void>)[] = [];
+
+/**
+ * A worker of the real activities on a task queue of its own, except that the cancel of an open
+ * PaymentIntent fails for good: what Temporal reports once a compensation's 7-day retry window is
+ * exhausted (the workflow sees an activity failure either way, so the commands are the same).
+ */
+async function workerWhoseUndoFails(env: PurchaseEnv) {
+  const taskQueue = `capture-undo-fails-${randomUUID()}`;
+  const activities = createActivities({ config: env.config, sql: env.sql, stripe: env.stripe });
+  const connection = await NativeConnection.connect({ address: env.config.temporalAddress });
+  const worker = await createWorker({
+    config: env.config,
+    connection,
+    activities: {
+      ...activities,
+      cancelPaymentIntent: async () => {
+        throw nonRetryable(FailureType.PaymentRequestRejected, 'capture: the undo fails for good');
+      },
+    },
+    workflowBundle: await workflowBundle(),
+    taskQueue,
+  });
+  const running = worker.run();
+  return {
+    taskQueue,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
 
 /** Short waits that end only at their deadline (no re-read of Stripe before it). */
 const deadlineOnlyWaits = {
@@ -334,6 +380,53 @@ const flows: Flow[] = [
     },
   },
   {
+    name: 'compensation-failed',
+    description:
+      'an undo that fails for good (the cancel of the open PaymentIntent, as after its 7-day retry window): the workflow fails loudly with CompensationFailed, the row keeps its in-flight status',
+    expect: { workflowFails: 'CompensationFailed' },
+    run: async (env) => {
+      const worker = await workerWhoseUndoFails(env);
+      const shopper = await env.shopper({ card: 'pm_card_authenticationRequired' });
+      const { purchase } = await createPurchase(
+        env.sql,
+        {
+          organizationId: shopper.organizationId,
+          customerId: shopper.customerId,
+          creditPackId: shopper.packId,
+          quantity: 1,
+          idempotencyKey: randomUUID(),
+        },
+        { maxQuantity: env.config.MAX_PURCHASE_QUANTITY },
+      );
+      await startPurchaseWorkflow(env.temporal.client, purchase, {
+        taskQueue: worker.taskQueue,
+        timeouts: { ...purchaseTimeouts(env.config), authenticationWaitTimeoutMs: 10 * 60 * 1000 },
+      });
+      const handle: Handle = env.temporal.client.workflow.getHandle(purchaseWorkflowId(purchase.id));
+      const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
+      await emulatorControl(env.emulatorUrl).fault({
+        match: { method: 'GET', pathRegex: `^/v1/payment_intents/${paymentIntentId}$` },
+        times: 1,
+        action: {
+          type: 'status',
+          status: 400,
+          errorType: 'invalid_request_error',
+          code: 'parameter_invalid',
+        },
+      });
+      await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
+      openPaymentIntents.push(paymentIntentId);
+      stopWorkers.push(worker.stop);
+      return handle;
+    },
+    // The failed undo left the PaymentIntent open (the customer could still pay it): an operator's job,
+    // done here so the capture leaves no money at stake.
+    cleanUp: async (env) => {
+      for (const id of openPaymentIntents.splice(0)) await env.stripe.paymentIntents.cancel(id);
+      for (const stop of stopWorkers.splice(0)) await stop();
+    },
+  },
+  {
     name: 'refunded-crediting-failed',
     description: 'the customer is deleted after the charge: crediting refused, the charge refunded',
     expect: 'refunded',
@@ -446,9 +539,19 @@ async function main(): Promise<number> {
     for (const flow of selected) {
       const began = Date.now();
       const handle = await flow.run(env);
-      const result: PurchaseState = await handle.result();
-      if (result.status !== flow.expect) {
-        throw new Error(`${flow.name}: ended ${result.status}, expected ${flow.expect}; not saved`);
+      const ended = await handle.result().then(
+        (result: PurchaseState) => result.status as string,
+        (error: unknown) => {
+          const cause = (error as { cause?: { type?: string } }).cause;
+          if (error instanceof WorkflowFailedError && cause?.type) return `workflow failed: ${cause.type}`;
+          throw error;
+        },
+      );
+      const expected =
+        typeof flow.expect === 'string' ? flow.expect : `workflow failed: ${flow.expect.workflowFails}`;
+      if (ended !== expected) {
+        await flow.cleanUp?.(env);
+        throw new Error(`${flow.name}: ended ${ended}, expected ${expected}; not saved`);
       }
       const history = await handle.fetchHistory();
       const json = historyToJson(history);
@@ -460,14 +563,15 @@ async function main(): Promise<number> {
         workflowId: handle.workflowId,
         flow: flow.name,
         description: flow.description,
-        finalStatus: result.status,
+        finalStatus: ended,
         capturedAt: capturedAt.toISOString(),
         sdkVersion,
         history: json,
       };
       await writeFile(file, `${JSON.stringify(stored, null, 2)}\n`);
+      await flow.cleanUp?.(env);
       console.log(
-        `[capture] ${flow.name}: ${result.status}, ${history.events?.length ?? 0} events, ${Date.now() - began} ms → ${path.relative(root, file)}`,
+        `[capture] ${flow.name}: ${ended}, ${history.events?.length ?? 0} events, ${Date.now() - began} ms → ${path.relative(root, file)}`,
       );
     }
     return 0;

@@ -60,8 +60,8 @@ beforeAll(async () => {
   ]);
 });
 
-/** Stored runs whose failure undid two steps (the compensations ran one after the other). */
-const TWO_COMPENSATIONS = ['failed-during-3ds-two-undone.json'];
+/** Stored runs whose failure had two steps to undo (so the order in which the saga undoes them shows). */
+const TWO_COMPENSATIONS = ['compensation-failed.json', 'failed-during-3ds-two-undone.json'];
 
 describe('replaying the stored histories against a changed workflow', () => {
   it('there are histories to replay', () => {
