@@ -47,6 +47,17 @@ describe('crediting that cannot complete', () => {
     expect(stripe.charges.filter((c) => c.status === 'succeeded').map((c) => c.amount_refunded)).toEqual([
       4000,
     ]);
+    // The refund is on the purchase's record although it never completed (the compensation's own).
+    const refunds = await env.sql<{ amount: number; source: string; status: string; stripeId: string }[]>`
+      select amount_cents as amount, source, status, stripe_refund_id as "stripeId" from refunds
+       where purchase_id = ${purchaseId}`;
+    expect(refunds).toEqual([
+      { amount: 4000, source: 'compensation', status: 'succeeded', stripeId: result.refundId },
+    ]);
+    expect(await env.row(purchaseId)).toMatchObject({
+      refunded_amount_cents: 4000,
+      credits_reversed_by_refunds: 0,
+    });
   });
 });
 
