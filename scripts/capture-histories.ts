@@ -15,26 +15,22 @@
  * (then `…-2`, `…-3` the same day), a new generation beside the old one.
  */
 
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
+import { Worker } from '@temporalio/worker';
 import { FailureType, nonRetryable } from '../src/activities/failures';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
-import { createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../src/purchases';
-import { createWorker } from '../src/temporal/create-worker';
+import { purchaseTimeouts } from '../src/purchases';
 import {
   cancelPurchaseUpdate,
   type PurchaseState,
   paymentMethodAddedSignal,
   paymentOutcomeSignal,
   purchaseWorkflow,
-  purchaseWorkflowId,
 } from '../src/workflows';
 import { HISTORIES_DIR, historyFromJson, historyToJson } from '../test/replay/history-files';
 import { testConfig } from '../test/support/config';
@@ -86,39 +82,14 @@ const lostMessageWaits = {
 };
 
 const openPaymentIntents: string[] = [];
-const stopWorkers: (() => Promise<void>)[] = [];
 
 /**
- * A worker of the real activities on a task queue of its own, except that the cancel of an open
- * PaymentIntent fails for good: what Temporal reports once a compensation's 7-day retry window is
- * exhausted (the workflow sees an activity failure either way, so the commands are the same).
+ * What Temporal reports once a compensation's 7-day retry window is exhausted: the undo failing for
+ * good (the workflow sees an activity failure either way, so the commands are the same).
  */
-async function workerWhoseUndoFails(env: PurchaseEnv) {
-  const taskQueue = `capture-undo-fails-${randomUUID()}`;
-  const activities = createActivities({ config: env.config, sql: env.sql, stripe: env.stripe });
-  const connection = await NativeConnection.connect({ address: env.config.temporalAddress });
-  const worker = await createWorker({
-    config: env.config,
-    connection,
-    activities: {
-      ...activities,
-      cancelPaymentIntent: async () => {
-        throw nonRetryable(FailureType.PaymentRequestRejected, 'capture: the undo fails for good');
-      },
-    },
-    workflowBundle: await workflowBundle(),
-    taskQueue,
-  });
-  const running = worker.run();
-  return {
-    taskQueue,
-    stop: async () => {
-      worker.shutdown();
-      await running;
-      await connection.close();
-    },
-  };
-}
+const undoFailsForGood = async (): Promise<never> => {
+  throw nonRetryable(FailureType.PaymentRequestRejected, 'capture: the undo fails for good');
+};
 
 /** Short waits that end only at their deadline (no re-read of Stripe before it). */
 const deadlineOnlyWaits = {
@@ -385,24 +356,13 @@ const flows: Flow[] = [
       'an undo that fails for good (the cancel of the open PaymentIntent, as after its 7-day retry window): the workflow fails loudly with CompensationFailed, the row keeps its in-flight status',
     expect: { workflowFails: 'CompensationFailed' },
     run: async (env) => {
-      const worker = await workerWhoseUndoFails(env);
-      const shopper = await env.shopper({ card: 'pm_card_authenticationRequired' });
-      const { purchase } = await createPurchase(
-        env.sql,
-        {
-          organizationId: shopper.organizationId,
-          customerId: shopper.customerId,
-          creditPackId: shopper.packId,
-          quantity: 1,
-          idempotencyKey: randomUUID(),
-        },
-        { maxQuantity: env.config.MAX_PURCHASE_QUANTITY },
-      );
-      await startPurchaseWorkflow(env.temporal.client, purchase, {
+      // The cancel of the open PaymentIntent fails for good on this worker; the rest are the real activities.
+      const worker = await env.workerWith({ cancelPaymentIntent: undoFailsForGood });
+      const { start } = await env.record(await env.shopper({ card: 'pm_card_authenticationRequired' }));
+      const handle = await start({
         taskQueue: worker.taskQueue,
-        timeouts: { ...purchaseTimeouts(env.config), authenticationWaitTimeoutMs: 10 * 60 * 1000 },
+        timeouts: { authenticationWaitTimeoutMs: 10 * 60 * 1000 },
       });
-      const handle: Handle = env.temporal.client.workflow.getHandle(purchaseWorkflowId(purchase.id));
       const paymentIntentId = (await env.reaches(handle, 'requires_action')).paymentIntentId as string;
       await emulatorControl(env.emulatorUrl).fault({
         match: { method: 'GET', pathRegex: `^/v1/payment_intents/${paymentIntentId}$` },
@@ -416,14 +376,12 @@ const flows: Flow[] = [
       });
       await handle.signal(paymentOutcomeSignal, { paymentIntentId, outcome: 'succeeded' });
       openPaymentIntents.push(paymentIntentId);
-      stopWorkers.push(worker.stop);
       return handle;
     },
     // The failed undo left the PaymentIntent open (the customer could still pay it): an operator's job,
     // done here so the capture leaves no money at stake.
     cleanUp: async (env) => {
       for (const id of openPaymentIntents.splice(0)) await env.stripe.paymentIntents.cancel(id);
-      for (const stop of stopWorkers.splice(0)) await stop();
     },
   },
   {

@@ -32,13 +32,6 @@ export async function createOrganization(
   return { organization: { id: row!.id, name: row!.name, createdAt: iso(row!.created_at) }, apiKey };
 }
 
-/** The organization an API key belongs to, or null. */
-export async function findOrganizationByApiKey(sql: Sql, apiKey: string): Promise<Organization | null> {
-  const [row] = await sql<{ id: string; name: string; created_at: Date }[]>`
-    select id, name, created_at from organizations where api_key_hash = ${sha256Hex(apiKey)}`;
-  return row ? { id: row.id, name: row.name, createdAt: iso(row.created_at) } : null;
-}
-
 // ---------------------------------------------------------------- plans
 
 export interface Plan {
@@ -307,15 +300,4 @@ export async function renewSubscription(sql: Sql, organizationId: string, id: st
     if (!row) throw new AppError('subscription_not_found', `No subscription ${id}.`);
     return toSubscription(row);
   });
-}
-
-/** Whether the customer exists and is not deleted (a deleted customer ends every portal session at once). */
-export async function isLiveCustomer(
-  sql: Sql,
-  ids: { organizationId: string; customerId: string },
-): Promise<boolean> {
-  const [live] = await sql`
-    select 1 from customers
-     where organization_id = ${ids.organizationId} and id = ${ids.customerId} and deleted_at is null`;
-  return live !== undefined;
 }

@@ -40,3 +40,18 @@ export function sessionOf(request: FastifyRequest): PortalSessionClaims {
 }
 
 export const envelope = <T>(data: T) => ({ success: true as const, data });
+
+/**
+ * The request's Idempotency-Key, required by checkout, refunds and usage: 400
+ * idempotency_key_missing without one (its length, 1 to 255, is checked by the route's header schema).
+ */
+export function requiredIdempotencyKey(request: FastifyRequest): string {
+  const key = request.headers['idempotency-key'];
+  if (typeof key !== 'string' || key.trim() === '') {
+    throw new AppError(
+      'idempotency_key_missing',
+      'The Idempotency-Key header is required (1 to 255 characters).',
+    );
+  }
+  return key;
+}

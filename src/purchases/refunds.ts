@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
+import { requestBodyHash } from '../db/idempotency';
 import {
   createRefund,
   listUnstartedRefunds,
@@ -22,9 +22,7 @@ const REFUND_SWEEP_LIMIT = 100;
 
 /** The fingerprint of a refund request's body, stored with its Idempotency-Key. */
 export function refundRequestHash(body: { amount: number | null; reason: string | null }): string {
-  return createHash('sha256')
-    .update(JSON.stringify({ amount: body.amount, reason: body.reason }))
-    .digest('hex');
+  return requestBodyHash({ amount: body.amount, reason: body.reason });
 }
 
 /** Starts the refund's workflow, once (the id is the refund's; a second start finds the first). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type Stripe from 'stripe';
+import type { Activities } from '../../src/activities';
 import type { Config } from '../../src/config';
 import { createCustomer, createOrganization, createPlan, createSubscription } from '../../src/db/billing';
 import { createSql, type Sql } from '../../src/db/client';
@@ -8,7 +9,13 @@ import { createCreditPack } from '../../src/db/credit-packs';
 import type { PurchaseRow } from '../../src/db/purchases';
 import type { ConsumptionModel, PackVisibility, SubscriptionStatus } from '../../src/domain/catalog';
 import type { PurchaseStatus } from '../../src/domain/purchase-states';
-import { checkout, createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/purchases';
+import {
+  checkout,
+  createPurchase,
+  type PurchaseTimeouts,
+  purchaseTimeouts,
+  startPurchaseWorkflow,
+} from '../../src/purchases';
 import { createStripe, createStripeAt } from '../../src/stripe/client';
 import { purchaseStatusQuery, type purchaseWorkflow, purchaseWorkflowId } from '../../src/workflows';
 import { startStripeEmulator } from '../../tools/stripe-emulator/index';
@@ -163,6 +170,14 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
    * Checkout in two steps, so a test can change the world between recording the purchase and its
    * workflow's start (e.g. archive the pack, delete the customer).
    */
+  /** A second worker of the real activities but `overrides`, on a task queue of its own; closed with the env. */
+  const extraWorkers: TestTemporal[] = [];
+  async function workerWith(overrides: Partial<Activities>): Promise<{ taskQueue: string }> {
+    const worker = await startTestWorker(workerConfig, sql, stripe, overrides);
+    extraWorkers.push(worker);
+    return { taskQueue: worker.taskQueue };
+  }
+
   async function record(who: Shopper, { quantity = 1 } = {}) {
     const { purchase } = await createPurchase(
       sql,
@@ -177,10 +192,17 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
     );
     return {
       purchaseId: purchase.id,
-      start: async () => {
+      /** Starts its workflow: on this env's worker, or on `taskQueue` (a `workerWith` worker). */
+      start: async ({
+        taskQueue = temporal.taskQueue,
+        timeouts = {},
+      }: {
+        taskQueue?: string;
+        timeouts?: Partial<PurchaseTimeouts>;
+      } = {}) => {
         await startPurchaseWorkflow(temporal.client, purchase, {
-          taskQueue: temporal.taskQueue,
-          timeouts: purchaseTimeouts(workerConfig),
+          taskQueue,
+          timeouts: { ...purchaseTimeouts(workerConfig), ...timeouts },
         });
         const handle: WorkflowHandle<typeof purchaseWorkflow> = temporal.client.workflow.getHandle(
           purchaseWorkflowId(purchase.id),
@@ -242,6 +264,7 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
     shopper,
     buy,
     record,
+    workerWith,
     row,
     reaches,
     balance,
@@ -252,6 +275,7 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
      */
     async close() {
       await cancelOpenWorkflows(temporal);
+      for (const worker of extraWorkers) await worker.close();
       await temporal.close();
       try {
         await expectInvariantsHold({ sql, stripe }, startedAt);

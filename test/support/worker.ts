@@ -8,7 +8,7 @@ import {
   type Worker,
 } from '@temporalio/worker';
 import type Stripe from 'stripe';
-import { createActivities } from '../../src/activities';
+import { type Activities, createActivities } from '../../src/activities';
 import type { Config } from '../../src/config';
 import type { Sql } from '../../src/db/client';
 import { createStripe } from '../../src/stripe/client';
@@ -41,15 +41,26 @@ export interface TestTemporal {
 
 /**
  * A real worker, made by the project's own `createWorker`, on a task queue unique to the caller so
- * test files running in parallel never pick up each other's workflows.
+ * test files running in parallel never pick up each other's workflows. `activityOverrides` inject a
+ * fault at the activity boundary (the real activity, its answer replaced): never a stub of Postgres,
+ * Temporal or Stripe.
  */
-export async function startTestWorker(config: Config, sql: Sql, stripe?: Stripe): Promise<TestTemporal> {
+export async function startTestWorker(
+  config: Config,
+  sql: Sql,
+  stripe?: Stripe,
+  /** Activities replaced by a fault of the test's making (the rest are the real ones). */
+  activityOverrides: Partial<Activities> = {},
+): Promise<TestTemporal> {
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await createWorker({
     config,
     connection: nativeConnection,
-    activities: createActivities({ config, sql, stripe: stripe ?? createStripe(config) }),
+    activities: {
+      ...createActivities({ config, sql, stripe: stripe ?? createStripe(config) }),
+      ...activityOverrides,
+    },
     workflowBundle: await workflowBundle(),
     taskQueue,
   });

@@ -1,9 +1,8 @@
 import { type FastifyPluginAsyncTypebox, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { getCustomerPurchase, toPurchase } from '../../db/purchases';
-import { AppError } from '../../domain/errors';
 import { cancelPurchase, checkoutForCustomer, waitForPurchase } from '../../purchases';
-import { envelope, type RouteDeps, sessionOf } from '../context';
+import { envelope, type RouteDeps, requiredIdempotencyKey, sessionOf } from '../context';
 import * as S from '../schemas';
 
 const portalSecurity = [{ portalSession: [] }];
@@ -72,13 +71,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
     async (request, reply) => {
       const { organizationId, customerId } = sessionOf(request);
-      const key = request.headers['idempotency-key'];
-      if (typeof key !== 'string' || key.trim() === '') {
-        throw new AppError(
-          'idempotency_key_missing',
-          'The Idempotency-Key header is required (1 to 255 characters).',
-        );
-      }
+      const key = requiredIdempotencyKey(request);
       const order = {
         organizationId,
         customerId,

@@ -3,8 +3,7 @@ import { Type } from 'typebox';
 import { renewSubscription } from '../../db/billing';
 import { requestBodyHash } from '../../db/idempotency';
 import { recordUsage } from '../../db/usage';
-import { AppError } from '../../domain/errors';
-import { envelope, orgOf, type RouteDeps } from '../context';
+import { envelope, orgOf, type RouteDeps, requiredIdempotencyKey } from '../context';
 import * as S from '../schemas';
 
 const adminSecurity = [{ organizationApiKey: [] }];
@@ -59,13 +58,7 @@ export const creditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       },
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'];
-      if (typeof key !== 'string' || key.trim() === '') {
-        throw new AppError(
-          'idempotency_key_missing',
-          'The Idempotency-Key header is required (1 to 255 characters).',
-        );
-      }
+      const key = requiredIdempotencyKey(request);
       const { statusCode, balance } = await recordUsage(sql, {
         organizationId: orgOf(request),
         customerId: request.params.id,

@@ -2,9 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { getCustomerPurchase } from '../../db/purchases';
 import { listRefunds, toRefund } from '../../db/refunds';
-import { AppError } from '../../domain/errors';
 import { refundPurchase, refundRequestHash } from '../../purchases';
-import { envelope, orgOf, type RouteDeps } from '../context';
+import { envelope, orgOf, type RouteDeps, requiredIdempotencyKey } from '../context';
 import * as S from '../schemas';
 
 const adminSecurity = [{ organizationApiKey: [] }];
@@ -38,13 +37,7 @@ export const refundRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       },
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'];
-      if (typeof key !== 'string' || key.trim() === '') {
-        throw new AppError(
-          'idempotency_key_missing',
-          'The Idempotency-Key header is required (1 to 255 characters).',
-        );
-      }
+      const key = requiredIdempotencyKey(request);
       const amount = request.body?.amount ?? null;
       const reason = request.body?.reason ?? null;
       const { statusCode, refund } = await refundPurchase(
