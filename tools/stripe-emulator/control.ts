@@ -119,6 +119,13 @@ function route(emulator: Emulator, method: string, path: string, input: unknown)
     case 'DELETE /_emulator/faults':
       emulator.faults.clear();
       return { ok: true };
+    case 'GET /_emulator/chaos':
+      return emulator.chaos.state();
+    case 'POST /_emulator/chaos':
+      return emulator.chaos.configure(input);
+    case 'DELETE /_emulator/chaos':
+      emulator.chaos.off();
+      return emulator.chaos.state();
     case 'GET /_emulator/webhooks':
       return webhookState(emulator);
     case 'GET /_emulator/webhooks/endpoints':

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Chaos } from './chaos';
 import type { RequestContext } from './context';
 import { handleControl } from './control';
 import { errorEnvelope, invalidRequest, StripeApiError } from './errors';
@@ -55,6 +56,8 @@ export interface StripeEmulatorHandle {
 export class Emulator {
   store = new Store();
   faults = new Faults();
+  /** faults at random rates and webhook chaos, for soaks (chaos.ts) */
+  chaos = new Chaos();
   idempotency = new IdempotencyStore();
   /** distinct request shapes accepted (test-only; kept across resets) */
   shapes = new ShapeLog();
@@ -74,12 +77,14 @@ export class Emulator {
         if (event && event.pending_webhooks > 0) event.pending_webhooks--;
       },
     });
+    this.webhooks.chaos = this.chaos;
     for (const e of options.webhookEndpoints ?? []) this.webhooks.addEndpoint(e.url, e.secret, 'config');
   }
 
   reset(): void {
     this.store = new Store();
     this.faults.clear();
+    this.chaos.off();
     this.idempotency.clear();
     this.webhooks.reset();
     this.cancelTimers();
@@ -237,7 +242,7 @@ export class Emulator {
     }
 
     // Injected faults that act before anything happens.
-    const fault = this.faults.take(method, path);
+    const fault = this.faults.take(method, path) ?? this.chaos.take(method, path);
     if (fault) logEntry.fault = fault.action.type;
     if (fault?.action.type === 'status') {
       const { status, retryAfterSeconds } = fault.action;

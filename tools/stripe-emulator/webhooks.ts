@@ -6,6 +6,7 @@
  * delay, duplicate, resend.
  */
 import { createHmac } from 'node:crypto';
+import type { Chaos } from './chaos';
 import { newId, nowSeconds } from './ids';
 import type { StripeEvent } from './state';
 
@@ -39,6 +40,8 @@ export interface WebhookControls {
 }
 
 interface Job {
+  /** the event's place in creation order (chaos counts deliveries out of order) */
+  seq: number;
   event: StripeEvent;
   endpoint: WebhookEndpoint;
   attempt: number;
@@ -65,6 +68,9 @@ export class WebhookDispatcher {
   private timers = new Set<NodeJS.Timeout>();
   private inflight = new Set<AbortController>();
   private generation = 0;
+  private sequence = 0;
+  /** random duplicates and delays (chaos.ts), when set */
+  chaos: Chaos | null = null;
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -79,17 +85,20 @@ export class WebhookDispatcher {
   }
 
   enqueue(event: StripeEvent): void {
-    const duplicate = this.controls.duplicateNext > 0;
-    if (duplicate) this.controls.duplicateNext--;
+    const forced = this.controls.duplicateNext > 0;
+    if (forced) this.controls.duplicateNext--;
+    const duplicate = (this.chaos?.duplicateEvent() ?? false) || forced;
+    const seq = ++this.sequence;
     for (const endpoint of this.endpoints) {
-      this.route({ event, endpoint, attempt: 1, duplicate: false });
-      if (duplicate) this.route({ event, endpoint, attempt: 1, duplicate: true });
+      this.route({ seq, event, endpoint, attempt: 1, duplicate: false });
+      if (duplicate) this.route({ seq, event, endpoint, attempt: 1, duplicate: true });
     }
   }
 
   /** Redelivers an event to every endpoint (a duplicate, as Stripe may send). */
   resend(event: StripeEvent): void {
-    for (const endpoint of this.endpoints) this.route({ event, endpoint, attempt: 1, duplicate: true });
+    const seq = ++this.sequence;
+    for (const endpoint of this.endpoints) this.route({ seq, event, endpoint, attempt: 1, duplicate: true });
   }
 
   /** Sends the withheld deliveries one after the other, in the requested order. */
@@ -137,7 +146,7 @@ export class WebhookDispatcher {
 
   private route(job: Job): void {
     if (this.controls.withhold) this.withheld.push(job);
-    else this.schedule(job, this.controls.delayMs);
+    else this.schedule(job, this.controls.delayMs + (this.chaos?.deliveryDelayMs() ?? 0));
   }
 
   private schedule(job: Job, ms: number): void {
@@ -151,6 +160,7 @@ export class WebhookDispatcher {
 
   private async send(job: Job): Promise<void> {
     const generation = this.generation;
+    if (job.attempt === 1 && !job.duplicate) this.chaos?.noteFirstSend(job.seq);
     const payload = JSON.stringify(job.event, null, 2);
     const controller = new AbortController();
     const timeout = setTimeout(() => controller.abort(), this.options.timeoutMs);
