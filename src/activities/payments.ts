@@ -5,7 +5,7 @@ import type { Sql } from '../db/client';
 import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
 import { markCompensationStuck, runOwnsPurchase } from '../db/purchase-status';
 import { syncStripeRefunds } from '../db/refunds';
-import { defaultPaymentMethodOf } from '../stripe/customers';
+import { defaultPaymentMethodOf, stripeCustomerCreation } from '../stripe/customers';
 import { isUnexpectedState } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
 import { currentRunId } from './run-id';
@@ -19,7 +19,6 @@ import { compensating, stillProcessing, stripeCall, toActivityFailure } from './
  */
 
 export const idempotencyKeys = {
-  stripeCustomer: (customerId: string) => `${customerId}:stripe-customer`,
   attachRecorded: (purchaseId: string) => `${purchaseId}:attach-recorded-card`,
   defaultRecorded: (purchaseId: string) => `${purchaseId}:default-recorded-card`,
   setup: (purchaseId: string) => `${purchaseId}:setup`,
@@ -200,15 +199,9 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
 
       let stripeCustomerId = row.stripeCustomerId;
       if (!stripeCustomerId) {
+        const creation = stripeCustomerCreation({ ...input, email: row.email, name: row.name });
         const created = await stripeCall('create Stripe customer', () =>
-          stripe.customers.create(
-            {
-              email: row.email,
-              name: row.name,
-              metadata: { customer_id: input.customerId, organization_id: input.organizationId },
-            },
-            { idempotencyKey: idempotencyKeys.stripeCustomer(input.customerId) },
-          ),
+          stripe.customers.create(creation.params, { idempotencyKey: creation.idempotencyKey }),
         );
         // First writer wins; a concurrent purchase got the same Stripe customer from the same key.
         stripeCustomerId = (await linkStripeCustomer(sql, input, created.id)) ?? created.id;

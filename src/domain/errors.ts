@@ -25,6 +25,7 @@ export const errorStatus = {
   portal_session_not_found: 404,
   webhook_endpoint_not_found: 404,
   receipt_not_found: 404, // the purchase never completed, so it has no receipt
+  setup_intent_not_found: 404, // not a card replacement of this customer (GET/POST /v1/portal/payment-method)
 
   // conflicts
   credit_pack_name_taken: 409,
@@ -40,6 +41,7 @@ export const errorStatus = {
   subscription_exists: 409,
   purchase_not_cancelable: 409,
   purchase_not_waiting: 409, // test mode: the purchase is not at the card or 3-D Secure step asked about
+  setup_intent_not_succeeded: 409, // a card replacement whose SetupIntent has not succeeded (yet): nothing changed
   idempotency_key_reused: 409,
   insufficient_credits: 409, // usage of more credits than the customer's total (plan + purchased); nothing is used
   not_refundable: 409, // a refund of a purchase not completed, above what is left, or under an open or lost dispute

@@ -5,6 +5,15 @@
  */
 export { cancelPurchase } from './cancel';
 export {
+  adoptCardReplacement,
+  CARD_REPLACEMENT_PURPOSE,
+  type CardOnFile,
+  type CardReplacementOutcome,
+  findCardReplacement,
+  readCardOnFile,
+  startCardReplacement,
+} from './card-on-file';
+export {
   type CheckoutRequest,
   type CustomerCheckoutResult,
   checkout,

@@ -11,3 +11,24 @@ export function defaultPaymentMethodOf(customer: Stripe.Customer | Stripe.Delete
   if (!pm) return null;
   return typeof pm === 'string' ? pm : pm.id;
 }
+
+/**
+ * The Stripe customer the product creates for one of its customers (on the first purchase, or the first
+ * card saved in the portal): one idempotency key per customer and identical parameters from every
+ * caller, so a purchase and the portal creating it at once get the same Stripe customer.
+ */
+export function stripeCustomerCreation(input: {
+  organizationId: string;
+  customerId: string;
+  email: string;
+  name: string;
+}): { params: Stripe.CustomerCreateParams; idempotencyKey: string } {
+  return {
+    params: {
+      email: input.email,
+      name: input.name,
+      metadata: { customer_id: input.customerId, organization_id: input.organizationId },
+    },
+    idempotencyKey: `${input.customerId}:stripe-customer`,
+  };
+}

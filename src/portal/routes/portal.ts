@@ -12,6 +12,7 @@ import { bearerToken } from '../auth';
 import { envelope, type RouteDeps, sessionOf } from '../context';
 import * as S from '../schemas';
 import { checkoutRoutes } from './checkout';
+import { paymentMethodRoutes } from './payment-method';
 import { portalReceiptRoutes } from './receipts';
 import { testModeRoutes } from './test-mode';
 
@@ -180,5 +181,6 @@ export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   // Child plugins inherit this plugin's session hook.
   await app.register(checkoutRoutes, deps);
   await app.register(portalReceiptRoutes, deps);
+  await app.register(paymentMethodRoutes, deps);
   if (!config.stripeIsReal) await app.register(testModeRoutes, deps);
 };

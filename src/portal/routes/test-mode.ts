@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Type } from 'typebox';
 import { findPurchaseByStripeObject, type PurchaseRow } from '../../db/purchases';
 import { AppError } from '../../domain/errors';
-import { hintPurchase, type PurchaseHint } from '../../purchases';
+import { adoptCardReplacement, findCardReplacement, hintPurchase, type PurchaseHint } from '../../purchases';
 import { classifyStripeError } from '../../stripe/errors';
 import type { PaymentOutcome } from '../../workflows';
 import { envelope, type RouteDeps, sessionOf } from '../context';
@@ -13,7 +13,8 @@ import * as S from '../schemas';
  * TEST MODE ONLY (the Stripe emulator; never registered with a real Stripe key, so they 404 there):
  * what Stripe.js does in the customer's browser, done by the portal server against the emulator, so
  * the portal page's "add a card" and "authenticate" steps work offline. Each route acts only on a
- * Stripe object of one of the session customer's own purchases.
+ * Stripe object of one of the session customer's own purchases, or (the SetupIntent routes) on one of
+ * their card replacements (POST /v1/portal/payment-method), whose card is then made the default.
  */
 
 export const testCards = [
@@ -113,6 +114,39 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     return row;
   }
 
+  /**
+   * What a SetupIntent id names for the session customer: the card step of one of their purchases (as
+   * waitingPurchase checks it), or one of their card replacements (POST /v1/portal/payment-method);
+   * 404 purchase_not_found when it is neither.
+   */
+  async function setupIntentOwner(
+    request: Parameters<typeof sessionOf>[0],
+    id: string,
+  ): Promise<{ purchase: PurchaseRow } | { cardReplacement: true }> {
+    const session = sessionOf(request);
+    const row = await findPurchaseByStripeObject(sql, { kind: 'setup_intent', id }, session);
+    if (row) return { purchase: await waitingPurchase(request, 'setup_intent', id) };
+    if (await findCardReplacement(sql, stripe, session, id)) return { cardReplacement: true };
+    throw new AppError('purchase_not_found', `No purchase of yours uses ${id}.`);
+  }
+
+  /**
+   * After a SetupIntent succeeded: a purchase is hinted; a card replacement's card is made the default
+   * at once (re-read from Stripe), as the page's message after Stripe.js does.
+   */
+  async function setupSucceeded(
+    request: Parameters<typeof sessionOf>[0],
+    owner: { purchase: PurchaseRow } | { cardReplacement: true },
+    setupIntentId: string,
+  ): Promise<void> {
+    if ('purchase' in owner) {
+      await hint(request.log, owner.purchase.id, { paymentMethodAdded: { setupIntentId } });
+      return;
+    }
+    const outcome = await adoptCardReplacement(sql, stripe, sessionOf(request), setupIntentId);
+    request.log.info({ setupIntentId, outcome }, 'test mode: card replacement confirmed');
+  }
+
   /** Stripe's card errors are the customer's outcome (402 with Stripe's message); invalid requests are 409. */
   function stripeFailure(error: unknown): AppError | null {
     const classified = classifyStripeError(error);
@@ -148,7 +182,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       schema: {
         tags: ['portal test mode'],
         summary:
-          "TEST MODE: add a test card to the purchase's SetupIntent (what Stripe.js confirmCardSetup does)",
+          "TEST MODE: add a test card to the purchase's SetupIntent, or to a card replacement's (what Stripe.js confirmCardSetup does)",
         security: portalSecurity,
         params: IntentParams('seti'),
         body: Type.Object(
@@ -159,15 +193,13 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request) => {
-      const row = await waitingPurchase(request, 'setup_intent', request.params.id);
+      const owner = await setupIntentOwner(request, request.params.id);
       const paymentMethod = await emulator<{ id: string }>('/payment_methods', { number: request.body.card });
       try {
         const setupIntent = await stripe.setupIntents.confirm(request.params.id, {
           payment_method: paymentMethod.id,
         });
-        if (setupIntent.status === 'succeeded') {
-          await hint(request.log, row.id, { paymentMethodAdded: { setupIntentId: setupIntent.id } });
-        }
+        if (setupIntent.status === 'succeeded') await setupSucceeded(request, owner, setupIntent.id);
         return envelope({
           id: setupIntent.id,
           status: setupIntent.status,
@@ -186,7 +218,8 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     {
       schema: {
         tags: ['portal test mode'],
-        summary: "TEST MODE: complete (or fail) 3-D Secure on the purchase's SetupIntent",
+        summary:
+          "TEST MODE: complete (or fail) 3-D Secure on the purchase's SetupIntent, or a card replacement's",
         security: portalSecurity,
         params: IntentParams('seti'),
         body: Type.Object({ outcome: Outcome }, { additionalProperties: false }),
@@ -194,7 +227,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request) => {
-      const row = await waitingPurchase(request, 'setup_intent', request.params.id);
+      const owner = await setupIntentOwner(request, request.params.id);
       const current = await stripe.setupIntents.retrieve(request.params.id);
       if (current.status !== 'requires_action') {
         throw new AppError(
@@ -206,9 +239,7 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         `/setup_intents/${request.params.id}/authenticate`,
         { outcome: request.body.outcome },
       );
-      if (after.status === 'succeeded') {
-        await hint(request.log, row.id, { paymentMethodAdded: { setupIntentId: after.id } });
-      }
+      if (after.status === 'succeeded') await setupSucceeded(request, owner, after.id);
       return envelope({
         id: after.id,
         status: after.status,

@@ -9,7 +9,14 @@ import {
   type StripeEventOutcome,
 } from '../../db/stripe-events';
 import { isTerminalPurchaseStatus } from '../../domain/purchase-states';
-import { applyMoneyEvent, hintPurchase, moneyEventTypes, prepareMoneyEvent } from '../../purchases';
+import {
+  adoptCardReplacement,
+  applyMoneyEvent,
+  CARD_REPLACEMENT_PURPOSE,
+  hintPurchase,
+  moneyEventTypes,
+  prepareMoneyEvent,
+} from '../../purchases';
 import { envelope, type RouteDeps } from '../context';
 import { sendError } from '../errors';
 import * as S from '../schemas';
@@ -37,7 +44,9 @@ interface StripeObject {
  * `POST /v1/stripe/webhooks`: Stripe's events, verified on the raw body, recorded once, then fed to the
  * purchase they concern as a hint (the workflow re-reads Stripe before believing it):
  *
- *   setup_intent.succeeded          → paymentMethodAddedSignal
+ *   setup_intent.succeeded          → paymentMethodAddedSignal; for a card replacement made in the
+ *                                     portal (metadata.purpose card_replacement): its card, re-read
+ *                                     from Stripe, becomes the customer's default (src/purchases/card-on-file.ts)
  *   payment_intent.succeeded        → paymentOutcomeSignal (succeeded)   } only while the purchase is
  *   payment_intent.payment_failed   → paymentOutcomeSignal (failed)      } requires_action (3-D Secure)
  *   charge.refunded, refund.*, charge.refund.updated → the PaymentIntent's refunds re-read from Stripe
@@ -115,6 +124,13 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         // Refunds and disputes: what Stripe holds now is read before the transaction (a Stripe outage
         // answers 503, nothing recorded, and Stripe delivers again).
         const moneyPlan = moneyEventTypes.has(event.type) ? await prepareMoneyEvent(stripe, event) : null;
+        // A card replacement made in the portal (not a purchase's card step): its card becomes the
+        // customer's default once Stripe, re-read, shows it succeeded. Done before the transaction too,
+        // and idempotent, so a duplicate or a retry after a 503 does it again harmlessly.
+        const cardReplacement = cardReplacementOf(event.type, metadata, objectId);
+        const replaced = cardReplacement
+          ? await adoptCardReplacement(sql, stripe, cardReplacement.ids, cardReplacement.setupIntentId)
+          : null;
         const result = await sql.begin(async (tx) => {
           const { first } = await claimStripeEvent(tx, {
             id: event.id,
@@ -129,12 +145,22 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
             ? moneyPlan
               ? await applyMoneyEvent(tx, moneyPlan)
               : { outcome: 'ignored' as const, purchaseId: null }
-            : await act(tx);
+            : replaced
+              ? {
+                  outcome: replaced === 'replaced' ? ('signaled' as const) : ('ignored' as const),
+                  purchaseId: null,
+                }
+              : await act(tx);
           await recordStripeEventOutcome(tx, event.id, outcome, purchaseId);
           return { duplicate: false, outcome: outcome as string, purchaseId };
         });
         request.log.info(
-          { eventId: event.id, type: event.type, ...result },
+          {
+            eventId: event.id,
+            type: event.type,
+            ...result,
+            ...(replaced ? { cardReplacement: replaced } : {}),
+          },
           result.duplicate ? 'stripe webhook: duplicate acknowledged' : `stripe webhook: ${result.outcome}`,
         );
         if (!result.duplicate && result.outcome === 'unmatched') {
@@ -194,6 +220,19 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     },
   );
 };
+
+/** The customer a card replacement's `setup_intent.succeeded` names (metadata set by the portal), if it is one. */
+function cardReplacementOf(
+  type: string,
+  metadata: Record<string, string> | null,
+  objectId: string | null,
+): { ids: { organizationId: string; customerId: string }; setupIntentId: string } | null {
+  if (type !== 'setup_intent.succeeded' || !objectId || metadata?.purpose !== CARD_REPLACEMENT_PURPOSE)
+    return null;
+  const { organization_id: organizationId, customer_id: customerId } = metadata;
+  if (typeof organizationId !== 'string' || typeof customerId !== 'string') return null;
+  return { ids: { organizationId, customerId }, setupIntentId: objectId };
+}
 
 type Signal =
   | { kind: 'setup_intent'; objectId: string }

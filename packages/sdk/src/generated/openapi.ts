@@ -1653,6 +1653,196 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/portal/payment-method": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The card on file: what a purchase charges (null when there is none)
+         * @description Stripe's default card of the customer (invoice_settings.default_payment_method), else a card recorded for the customer that the next purchase attaches. 503 service_unavailable while Stripe cannot be read.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the card a purchase charges now, or null when there is none */
+                            data: {
+                                /** @description the card's brand, as Stripe names it (visa, mastercard, …) */
+                                brand: string;
+                                expMonth: number;
+                                expYear: number;
+                                last4: string;
+                            } | null;
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Replace the card on file: a SetupIntent to confirm with the new card
+         * @description Answers the client secret of a SetupIntent for the customer (their Stripe customer is created now if they have none). Confirm it with Stripe.js (test mode: POST /v1/portal/test-mode/setup-intents/{id}/confirm), then tell the portal with POST /v1/portal/payment-method/refresh; Stripe's setup_intent.succeeded webhook does the same. Once it succeeded, its card is the customer's default for every later purchase. Nothing changes until then.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description the SetupIntent's client secret (seti_…_secret_…) */
+                                clientSecret: string;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/payment-method/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tell the portal a card replacement succeeded (re-read from Stripe); answers the card on file
+         * @description The page's message after Stripe.js confirmed the SetupIntent: it is re-read from Stripe, never taken on the browser's word. Succeeded: its card becomes the default (a newer replacement that succeeded already stays the default) and the card on file is answered. 404 setup_intent_not_found: not a card replacement of this customer. 409 setup_intent_not_succeeded: not succeeded (yet); nothing changed.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        setupIntentId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the card a purchase charges now, or null when there is none */
+                            data: {
+                                /** @description the card's brand, as Stripe names it (visa, mastercard, …) */
+                                brand: string;
+                                expMonth: number;
+                                expYear: number;
+                                last4: string;
+                            } | null;
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/portal/purchases": {
         parameters: {
             query?: never;
@@ -2337,7 +2527,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** TEST MODE: complete (or fail) 3-D Secure on the purchase's SetupIntent */
+        /** TEST MODE: complete (or fail) 3-D Secure on the purchase's SetupIntent, or a card replacement's */
         post: {
             parameters: {
                 query?: never;
@@ -2410,7 +2600,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** TEST MODE: add a test card to the purchase's SetupIntent (what Stripe.js confirmCardSetup does) */
+        /** TEST MODE: add a test card to the purchase's SetupIntent, or to a card replacement's (what Stripe.js confirmCardSetup does) */
         post: {
             parameters: {
                 query?: never;
@@ -3642,6 +3832,7 @@ export type ApiErrorCode =
     | "portal_session_not_found"
     | "webhook_endpoint_not_found"
     | "receipt_not_found"
+    | "setup_intent_not_found"
     | "credit_pack_name_taken"
     | "plan_name_taken"
     | "credit_pack_archived"
@@ -3650,6 +3841,7 @@ export type ApiErrorCode =
     | "subscription_exists"
     | "purchase_not_cancelable"
     | "purchase_not_waiting"
+    | "setup_intent_not_succeeded"
     | "idempotency_key_reused"
     | "insufficient_credits"
     | "not_refundable"
