@@ -1,15 +1,19 @@
 import { AppError } from '../domain/errors';
+import { startTopUpIfBelowThreshold, type TopUpContext } from './auto-top-up';
 import type { Sql } from './client';
 import { claimIdempotencyKey, type IdempotentRequest, recordIdempotentAnswer } from './idempotency';
 import type { Balance } from './ledger';
 import { lockCustomerCredits } from './plan-credits';
+import type { PurchaseRow } from './purchases';
 
 /**
  * Usage of a customer's credits (POST /v1/customers/{id}/usage): plan credits first, down to 0, then
  * purchased ones, one usage entry per bucket, in one transaction with the request's Idempotency-Key.
  * The customer's row is locked for the transaction, so concurrent usage of one customer is serialised
  * and never takes more than the total it saw. More than the total: 409 insufficient_credits, nothing
- * written (the key stays unused).
+ * written (the key stays unused). In the same transaction, usage that leaves the total below the
+ * customer's auto top-up threshold records the top-up purchase (src/db/auto-top-up.ts), returned as
+ * `topUp` for the caller to start after the commit.
  */
 
 export interface UsageRequest extends IdempotentRequest {
@@ -21,10 +25,13 @@ export interface UsageRequest extends IdempotentRequest {
 export function recordUsage(
   sql: Sql,
   request: UsageRequest,
-): Promise<{ statusCode: number; balance: Balance }> {
+  topUpContext: TopUpContext,
+): Promise<{ statusCode: number; balance: Balance; topUp: PurchaseRow | null }> {
   return sql.begin(async (tx) => {
     const claim = await claimIdempotencyKey(tx, request);
-    if (!claim.claimed) return { statusCode: claim.statusCode, balance: claim.response as Balance };
+    if (!claim.claimed) {
+      return { statusCode: claim.statusCode, balance: claim.response as Balance, topUp: null };
+    }
 
     const ids = { organizationId: request.organizationId, customerId: request.customerId };
     if (!(await lockCustomerCredits(tx, ids))) {
@@ -62,6 +69,7 @@ export function recordUsage(
       total: total - request.credits,
     };
     await recordIdempotentAnswer(tx, request, 200, balance);
-    return { statusCode: 200, balance };
+    const topUp = await startTopUpIfBelowThreshold(tx, ids, topUpContext);
+    return { statusCode: 200, balance, topUp };
   });
 }

@@ -32,7 +32,10 @@ export function purchaseTimeouts(config: Config): PurchaseTimeouts {
  */
 export async function startPurchaseWorkflow(
   client: Client,
-  purchase: Pick<PurchaseRow, 'id' | 'organization_id' | 'customer_id' | 'credit_pack_id' | 'quantity'>,
+  purchase: Pick<
+    PurchaseRow,
+    'id' | 'organization_id' | 'customer_id' | 'credit_pack_id' | 'quantity' | 'trigger'
+  >,
   { taskQueue, timeouts }: { taskQueue: string; timeouts: PurchaseTimeouts },
 ): Promise<{ workflowId: string; started: boolean }> {
   const workflowId = purchaseWorkflowId(purchase.id);
@@ -43,6 +46,7 @@ export async function startPurchaseWorkflow(
     creditPackId: purchase.credit_pack_id,
     quantity: purchase.quantity,
     ...timeouts,
+    trigger: purchase.trigger,
   };
   const { started } = await startWorkflowOnce(client, purchaseWorkflow, {
     workflowId,

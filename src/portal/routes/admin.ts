@@ -34,6 +34,7 @@ import { classifyStripeError } from '../../stripe/errors';
 import { bearerToken } from '../auth';
 import { envelope, orgOf, type RouteDeps } from '../context';
 import * as S from '../schemas';
+import { adminAutoTopUpRoutes } from './auto-top-up';
 import { credentialRoutes } from './credentials';
 import { creditRoutes } from './credits';
 import { eventRoutes } from './events';
@@ -463,6 +464,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
   await app.register(eventRoutes, deps);
   // Receipts: GET /v1/purchases/{id}/receipt (same check).
   await app.register(adminReceiptRoutes, deps);
+  // Auto top-up: GET/PUT /v1/customers/{id}/auto-top-up (same check).
+  await app.register(adminAutoTopUpRoutes, deps);
 
   app.post(
     '/v1/purchases/:id/cancel',

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { renewSubscription } from '../../db/billing';
 import { requestBodyHash } from '../../db/idempotency';
 import { recordUsage } from '../../db/usage';
+import { startTopUp, topUpContext } from '../../purchases/auto-top-up';
 import { envelope, orgOf, type RouteDeps, requiredIdempotencyKey } from '../context';
 import * as S from '../schemas';
 
@@ -23,7 +24,7 @@ const IdempotencyHeaders = Type.Object({
  * Plan credits and usage (admin key; registered inside the admin plugin, whose auth hook applies):
  * a subscription's renewal, and a customer's usage of credits.
  */
-export const creditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { sql }) => {
+export const creditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { sql, config, temporal }) => {
   app.post(
     '/v1/subscriptions/:id/renew',
     {
@@ -49,7 +50,7 @@ export const creditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
         summary:
           "Use a customer's credits: plan credits first, then purchased ones; answers the balance after it",
         description:
-          'Requires an Idempotency-Key header (1–255 characters). Allowed only if credits ≤ total; taken from planCredits first down to 0, then from purchasedCredits. 409 insufficient_credits: nothing is used. Concurrent usage of one customer is serialised and never overdraws.',
+          "Requires an Idempotency-Key header (1–255 characters). Allowed only if credits ≤ total; taken from planCredits first down to 0, then from purchasedCredits. 409 insufficient_credits: nothing is used. Concurrent usage of one customer is serialised and never overdraws. Usage that leaves the total below the customer's auto top-up threshold starts one top-up purchase (none while one is in flight).",
         security: adminSecurity,
         params: S.IdParams('cus'),
         headers: IdempotencyHeaders,
@@ -59,14 +60,21 @@ export const creditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
     },
     async (request, reply) => {
       const key = requiredIdempotencyKey(request);
-      const { statusCode, balance } = await recordUsage(sql, {
-        organizationId: orgOf(request),
-        customerId: request.params.id,
-        credits: request.body.credits,
-        idempotencyKey: key,
-        requestPath: `/v1/customers/${request.params.id}/usage`,
-        requestHash: requestBodyHash({ credits: request.body.credits }),
-      });
+      const { statusCode, balance, topUp } = await recordUsage(
+        sql,
+        {
+          organizationId: orgOf(request),
+          customerId: request.params.id,
+          credits: request.body.credits,
+          idempotencyKey: key,
+          requestPath: `/v1/customers/${request.params.id}/usage`,
+          requestHash: requestBodyHash({ credits: request.body.credits }),
+        },
+        topUpContext(),
+      );
+      // Usage that left the total below the auto top-up threshold recorded a top-up: start it (best
+      // effort: the sweep starts it if Temporal is away; the usage stands either way).
+      await startTopUp({ temporal, config, log: request.log }, topUp);
       return reply.status(statusCode).send(envelope(balance));
     },
   );

@@ -11,6 +11,7 @@ import { AppError } from '../../domain/errors';
 import { bearerToken } from '../auth';
 import { envelope, type RouteDeps, sessionOf } from '../context';
 import * as S from '../schemas';
+import { portalAutoTopUpRoutes } from './auto-top-up';
 import { checkoutRoutes } from './checkout';
 import { paymentMethodRoutes } from './payment-method';
 import { portalReceiptRoutes } from './receipts';
@@ -181,6 +182,7 @@ export const portalRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, de
   // Child plugins inherit this plugin's session hook.
   await app.register(checkoutRoutes, deps);
   await app.register(portalReceiptRoutes, deps);
+  await app.register(portalAutoTopUpRoutes, deps);
   await app.register(paymentMethodRoutes, deps);
   if (!config.stripeIsReal) await app.register(testModeRoutes, deps);
 };

@@ -25,6 +25,12 @@ export interface PurchaseInput {
    * before it existed: they wait for a message or the timeout, as they did.
    */
   stripeRecheckIntervalMs?: number;
+  /**
+   * What started the purchase. `auto_top_up`: charged off-session only, never waiting for the customer
+   * (no card: failed `no_payment_method`; 3-D Secure needed: failed `authentication_required`). Absent
+   * from purchases started before it existed, which behave as the portal's.
+   */
+  trigger?: 'portal' | 'auto_top_up' | 'admin';
 }
 
 export interface PurchaseFailure {

@@ -775,6 +775,146 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{id}/auto-top-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer's auto top-up
+         * @description Before any PUT: enabled false, state off, the other fields null. state: active, paused (pausedReason says why) or off.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                creditPackId: string | null;
+                                enabled: boolean;
+                                monthlyLimit: number | null;
+                                pausedReason: "card_declined" | "monthly_limit" | "pack_unavailable" | "not_eligible" | "no_payment_method" | "authentication_required" | null;
+                                quantity: number | null;
+                                state: "active" | "paused" | "off";
+                                thresholdCredits: number | null;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        /**
+         * Save a customer's auto top-up
+         * @description Saves the settings, resets the decline count and lifts any pause. The pack must be one the customer can buy now: otherwise its code (credit_pack_not_found, credit_pack_archived, pack_not_visible, subscription_*, plan_not_credits_based); quantity above the purchase limit: 422 quantity_exceeds_limit. If the total is already below thresholdCredits, one top-up purchase (trigger auto_top_up) starts.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the pack bought; one the customer can buy now (else its eligibility code) */
+                        creditPackId: string;
+                        enabled: boolean;
+                        /** @description cents: a top-up is not started when this UTC month's completed or in-progress auto top-ups plus its price exceed it */
+                        monthlyLimit: number;
+                        /** @description packs per top-up (default 1, at most the purchase limit) */
+                        quantity?: number;
+                        /** @description a top-up starts when usage, a reversal or this PUT leaves the total below this */
+                        thresholdCredits: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                creditPackId: string | null;
+                                enabled: boolean;
+                                monthlyLimit: number | null;
+                                pausedReason: "card_declined" | "monthly_limit" | "pack_unavailable" | "not_eligible" | "no_payment_method" | "authentication_required" | null;
+                                quantity: number | null;
+                                state: "active" | "paused" | "off";
+                                thresholdCredits: number | null;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{id}/balance": {
         parameters: {
             query?: never;
@@ -852,7 +992,7 @@ export type paths = {
         put?: never;
         /**
          * Use a customer's credits: plan credits first, then purchased ones; answers the balance after it
-         * @description Requires an Idempotency-Key header (1–255 characters). Allowed only if credits ≤ total; taken from planCredits first down to 0, then from purchasedCredits. 409 insufficient_credits: nothing is used. Concurrent usage of one customer is serialised and never overdraws.
+         * @description Requires an Idempotency-Key header (1–255 characters). Allowed only if credits ≤ total; taken from planCredits first down to 0, then from purchasedCredits. 409 insufficient_credits: nothing is used. Concurrent usage of one customer is serialised and never overdraws. Usage that leaves the total below the customer's auto top-up threshold starts one top-up purchase (none while one is in flight).
          */
         post: {
             parameters: {
@@ -1439,6 +1579,142 @@ export type paths = {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/portal/auto-top-up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer's auto top-up
+         * @description Before any PUT: enabled false, state off, the other fields null. state: active, paused (pausedReason says why) or off.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                creditPackId: string | null;
+                                enabled: boolean;
+                                monthlyLimit: number | null;
+                                pausedReason: "card_declined" | "monthly_limit" | "pack_unavailable" | "not_eligible" | "no_payment_method" | "authentication_required" | null;
+                                quantity: number | null;
+                                state: "active" | "paused" | "off";
+                                thresholdCredits: number | null;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        /**
+         * Save the customer's auto top-up
+         * @description Saves the settings, resets the decline count and lifts any pause. The pack must be one the customer can buy now: otherwise its code (credit_pack_not_found, credit_pack_archived, pack_not_visible, subscription_*, plan_not_credits_based); quantity above the purchase limit: 422 quantity_exceeds_limit. If the total is already below thresholdCredits, one top-up purchase (trigger auto_top_up) starts.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description the pack bought; one the customer can buy now (else its eligibility code) */
+                        creditPackId: string;
+                        enabled: boolean;
+                        /** @description cents: a top-up is not started when this UTC month's completed or in-progress auto top-ups plus its price exceed it */
+                        monthlyLimit: number;
+                        /** @description packs per top-up (default 1, at most the purchase limit) */
+                        quantity?: number;
+                        /** @description a top-up starts when usage, a reversal or this PUT leaves the total below this */
+                        thresholdCredits: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorEnvelope"];
+                    };
+                };
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                creditPackId: string | null;
+                                enabled: boolean;
+                                monthlyLimit: number | null;
+                                pausedReason: "card_declined" | "monthly_limit" | "pack_unavailable" | "not_eligible" | "no_payment_method" | "authentication_required" | null;
+                                quantity: number | null;
+                                state: "active" | "paused" | "off";
+                                thresholdCredits: number | null;
+                            };
+                            /** @enum {boolean} */
+                            success: true;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
