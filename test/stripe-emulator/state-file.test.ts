@@ -48,7 +48,16 @@ describe('the emulator state file', () => {
     } finally {
       await second.close();
     }
-    expect(JSON.parse(readFileSync(stateFile, 'utf8')).store.paymentIntents).toHaveLength(2);
+    // Kept as journal records (state-file.ts), not a whole-account file: two PaymentIntents written.
+    const records = readFileSync(`${stateFile}.journal.0`, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .flatMap((line) => JSON.parse(line) as unknown[][]);
+    const intents = new Set(
+      records.filter((r) => r[0] === 'p' && r[1] === 'paymentIntents').map((r) => r[2]),
+    );
+    expect(intents.size).toBe(2);
   });
 
   it('keeps disputes and refund statuses across a restart; reads a file written before disputes existed', async () => {
@@ -87,22 +96,42 @@ describe('the emulator state file', () => {
       await second.close();
     }
 
-    // A file saved before disputes existed: no `disputes`, charges without `disputed`.
-    const saved = JSON.parse(readFileSync(stateFile, 'utf8'));
-    const old = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
-    const first2 = await startStripeEmulator({ stateFile: old });
+    // A file of format 1 (the whole account in one JSON document, as saved before the journal),
+    // written before disputes existed: no `disputes`, charges without `disputed`.
+    const first2 = await startStripeEmulator();
     const charged = await createStripeAt(first2.url).paymentIntents.create({
       amount: 700,
       currency: 'usd',
       payment_method: 'pm_card_visa',
       confirm: true,
     });
+    const dump = (await (await fetch(`${first2.url}/_emulator/state`)).json()) as Record<
+      string,
+      { id: string; _emulator?: unknown; disputed?: boolean }[]
+    >;
     await first2.close();
-    const content = JSON.parse(readFileSync(old, 'utf8'));
-    delete content.store.disputes;
-    for (const [, c] of content.store.charges) delete c.disputed;
-    writeFileSync(old, JSON.stringify(content));
-    expect(saved.version).toBe(content.version);
+    const entries = (name: string) => (dump[name] ?? []).map((o) => [o.id, o]);
+    for (const pi of dump.paymentIntents ?? []) delete pi._emulator;
+    for (const c of dump.charges ?? []) delete c.disputed;
+    const old = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
+    writeFileSync(
+      old,
+      JSON.stringify({
+        version: 1,
+        store: {
+          customers: entries('customers'),
+          paymentMethods: entries('paymentMethods'),
+          cardInfo: [],
+          setupIntents: entries('setupIntents'),
+          paymentIntents: entries('paymentIntents'),
+          piStats: [],
+          charges: entries('charges'),
+          refunds: entries('refunds'),
+          events: entries('events'),
+        },
+        idempotency: [],
+      }),
+    );
     const third = await startStripeEmulator({ stateFile: old });
     try {
       const s3 = createStripeAt(third.url);
@@ -125,7 +154,7 @@ describe('the emulator state file', () => {
     const stateFile = join(mkdtempSync(join(tmpdir(), 'emulator-state-')), 'state.json');
     writeFileSync(stateFile, JSON.stringify({ version: 99, store: {}, idempotency: [] }));
     await expect(startStripeEmulator({ stateFile })).rejects.toThrow(
-      /state format 99, expected 1; move it away/,
+      /state format 99, expected 2 \(or 1\); move it away/,
     );
   });
 });

@@ -54,23 +54,6 @@ export const listSpec: Spec = {
   ending_before: { t: 'string' },
 };
 
-/** Stripe's list envelope; `items` in creation order, listed newest first, cursor pagination by id. */
-export function listOf<T extends { id: string }>(items: T[], params: Params, url: string) {
-  let ordered = [...items].reverse();
-  const limit = (params.limit as number | undefined) ?? 10;
-  const after = params.starting_after as string | undefined;
-  const before = params.ending_before as string | undefined;
-  if (after) {
-    const i = ordered.findIndex((x) => x.id === after);
-    ordered = i === -1 ? [] : ordered.slice(i + 1);
-  } else if (before) {
-    const i = ordered.findIndex((x) => x.id === before);
-    ordered = i === -1 ? [] : ordered.slice(Math.max(0, i - limit), i);
-    return { object: 'list' as const, data: ordered, has_more: i - limit > 0, url };
-  }
-  return { object: 'list' as const, data: ordered.slice(0, limit), has_more: ordered.length > limit, url };
-}
-
 export function matchesCreated(created: number, filter: unknown): boolean {
   if (!filter) return true;
   const f = filter as { eq?: number; gt?: number; gte?: number; lt?: number; lte?: number };

@@ -6,9 +6,11 @@
  * `idempotency_key_in_use`. Keys are scoped per API key (per account in Stripe).
  */
 
+import { Collection } from './collection';
+
 const ttlMs = 24 * 60 * 60 * 1000;
 
-interface Entry {
+export interface IdempotencyEntry {
   endpoint: string;
   params: string;
   state: 'in_flight' | 'done';
@@ -39,7 +41,16 @@ export function canonical(value: unknown): string {
 }
 
 export class IdempotencyStore {
-  private entries = new Map<string, Entry>();
+  /**
+   * By `scope \u0000 key`. The state file keeps the finished, unexpired entries: a request still in flight
+   * is not an answer to keep (a restart loses it, as a crash would).
+   */
+  readonly entries = new Collection<IdempotencyEntry>(
+    'idempotency',
+    {},
+    false,
+    (entry) => entry.state === 'done' && Date.now() - entry.createdAt < ttlMs,
+  );
 
   private static id(scope: string, key: string): string {
     return `${scope}\u0000${key}`;
@@ -97,7 +108,13 @@ export class IdempotencyStore {
   }
 
   /** Test-only: the keys held (not their answers), for the control API. */
-  list(): { key: string; endpoint: string; state: Entry['state']; status: number; createdAt: number }[] {
+  list(): {
+    key: string;
+    endpoint: string;
+    state: IdempotencyEntry['state'];
+    status: number;
+    createdAt: number;
+  }[] {
     return [...this.entries].map(([id, e]) => ({
       key: id.slice(id.indexOf('\u0000') + 1),
       endpoint: e.endpoint,
@@ -107,14 +124,10 @@ export class IdempotencyStore {
     }));
   }
 
-  /** The finished entries (a request still in flight is not an answer to keep), for a state file. */
-  snapshot(): [string, Entry][] {
+  /** Forgets the entries past their 24 h (after a restart: the file may hold some). */
+  dropExpired(): void {
     const now = Date.now();
-    return [...this.entries].filter(([, entry]) => entry.state === 'done' && now - entry.createdAt < ttlMs);
-  }
-
-  restore(entries: [string, Entry][]): void {
-    this.entries = new Map(entries);
+    for (const [id, entry] of this.entries) if (now - entry.createdAt >= ttlMs) this.entries.delete(id);
   }
 
   get size(): number {

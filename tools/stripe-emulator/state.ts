@@ -1,5 +1,6 @@
 /** The emulator's in-memory account: every object in its API shape, plus per-object counters for tests. */
 import type { CardBehavior } from './cards';
+import { Collection } from './collection';
 
 export type Metadata = Record<string, string>;
 
@@ -257,6 +258,7 @@ export interface RequestLogEntry {
   at: number;
 }
 
+/** The store as format 1 of the state file kept it (one JSON document, rewritten whole). */
 export interface StoreSnapshot {
   customers: [string, Customer][];
   paymentMethods: [string, PaymentMethod][];
@@ -272,19 +274,44 @@ export interface StoreSnapshot {
 }
 
 export class Store {
-  customers = new Map<string, Customer>();
-  paymentMethods = new Map<string, PaymentMethod>();
-  cardInfo = new Map<string, CardInfo>();
-  setupIntents = new Map<string, SetupIntent>();
-  paymentIntents = new Map<string, PaymentIntent>();
-  piStats = new Map<string, PaymentIntentStats>();
-  charges = new Map<string, Charge>();
-  refunds = new Map<string, Refund>();
-  disputes = new Map<string, Dispute>();
-  events = new Map<string, StripeEvent>();
+  customers = new Collection<Customer>('customers', { email: (c) => c.email });
+  paymentMethods = new Collection<PaymentMethod>('paymentMethods', { customer: (pm) => pm.customer });
+  cardInfo = new Collection<CardInfo>('cardInfo', {}, false);
+  setupIntents = new Collection<SetupIntent>('setupIntents', { customer: (si) => si.customer });
+  paymentIntents = new Collection<PaymentIntent>('paymentIntents', { customer: (pi) => pi.customer });
+  piStats = new Collection<PaymentIntentStats>('piStats', {}, false);
+  charges = new Collection<Charge>('charges', {
+    customer: (c) => c.customer,
+    payment_intent: (c) => c.payment_intent,
+  });
+  refunds = new Collection<Refund>('refunds', {
+    payment_intent: (r) => r.payment_intent,
+    charge: (r) => r.charge,
+  });
+  disputes = new Collection<Dispute>('disputes', {
+    charge: (d) => d.charge,
+    payment_intent: (d) => d.payment_intent,
+  });
+  events = new Collection<StripeEvent>('events', { type: (e) => e.type });
   requestLog: RequestLogEntry[] = [];
   /** test control (not saved): PaymentIntents whose next refund stays `pending` until a test settles it */
   pendNextRefund = new Set<string>();
+
+  /** The kinds kept in the state file, in a fixed order. */
+  collections(): Collection<object>[] {
+    return [
+      this.customers,
+      this.paymentMethods,
+      this.cardInfo,
+      this.setupIntents,
+      this.paymentIntents,
+      this.piStats,
+      this.charges,
+      this.refunds,
+      this.disputes,
+      this.events,
+    ] as unknown as Collection<object>[];
+  }
 
   stats(piId: string): PaymentIntentStats {
     let s = this.piStats.get(piId);
@@ -300,36 +327,25 @@ export class Store {
     if (this.requestLog.length > 10_000) this.requestLog.splice(0, this.requestLog.length - 10_000);
   }
 
-  /** Every object and counter, as JSON-ready entries (the request log is not kept). */
-  snapshot(): StoreSnapshot {
-    return {
-      customers: [...this.customers],
-      paymentMethods: [...this.paymentMethods],
-      cardInfo: [...this.cardInfo],
-      setupIntents: [...this.setupIntents],
-      paymentIntents: [...this.paymentIntents],
-      piStats: [...this.piStats],
-      charges: [...this.charges],
-      refunds: [...this.refunds],
-      disputes: [...this.disputes],
-      events: [...this.events],
+  /** Restores a state file of format 1 (one JSON document; see state-file.ts) into this empty store. */
+  loadSnapshot(snapshot: StoreSnapshot): void {
+    const fill = <T extends object>(c: Collection<T>, entries: [string, T][] | undefined) => {
+      for (const [id, value] of entries ?? []) c.set(id, value);
     };
-  }
-
-  static fromSnapshot(snapshot: StoreSnapshot): Store {
-    const store = new Store();
-    store.customers = new Map(snapshot.customers);
-    store.paymentMethods = new Map(snapshot.paymentMethods);
-    store.cardInfo = new Map(snapshot.cardInfo);
-    store.setupIntents = new Map(snapshot.setupIntents);
-    store.paymentIntents = new Map(snapshot.paymentIntents);
-    store.piStats = new Map(snapshot.piStats);
+    fill(this.customers, snapshot.customers);
+    fill(this.paymentMethods, snapshot.paymentMethods);
+    fill(this.cardInfo, snapshot.cardInfo);
+    fill(this.setupIntents, snapshot.setupIntents);
+    fill(this.paymentIntents, snapshot.paymentIntents);
+    fill(this.piStats, snapshot.piStats);
     // Charges saved before disputes existed lack `disputed`.
-    store.charges = new Map(snapshot.charges.map(([id, c]) => [id, { ...c, disputed: c.disputed ?? false }]));
-    store.refunds = new Map(snapshot.refunds);
-    store.disputes = new Map(snapshot.disputes ?? []);
-    store.events = new Map(snapshot.events);
-    return store;
+    fill(
+      this.charges,
+      snapshot.charges.map(([id, c]) => [id, { ...c, disputed: c.disputed ?? false }]),
+    );
+    fill(this.refunds, snapshot.refunds);
+    fill(this.disputes, snapshot.disputes);
+    fill(this.events, snapshot.events);
   }
 
   dump() {

@@ -1,4 +1,4 @@
-import { listOf, listSpec, type RequestContext, type Route } from '../context';
+import { listSpec, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing } from '../errors';
 import { newId, nowSeconds } from '../ids';
 import { mergeMetadata, type Spec } from '../params';
@@ -120,8 +120,7 @@ export const customerRoutes: Route[] = [
     spec: { ...listSpec, email: { t: 'string' }, created: { t: 'range' } },
     handler(ctx) {
       const email = ctx.params.email as string | undefined;
-      const all = [...ctx.store.customers.values()].filter((c) => !email || c.email === email);
-      return listOf(all, ctx.params, '/v1/customers');
+      return ctx.store.customers.list(ctx.params, '/v1/customers', email ? { index: ['email', email] } : {});
     },
   },
 ];

@@ -5,7 +5,7 @@
  * `charge.dispute.funds_reinstated`) or `lost` (`charge.dispute.closed`). In test mode Stripe decides the
  * outcome from the evidence text: `winning_evidence` wins, `losing_evidence` loses (docs.stripe.com/testing#disputes).
  */
-import { listOf, listSpec, matchesCreated, type RequestContext, type Route } from '../context';
+import { listSpec, matchesCreated, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing } from '../errors';
 import { newId, nowSeconds } from '../ids';
 import { mergeMetadata } from '../params';
@@ -157,13 +157,18 @@ export const disputeRoutes: Route[] = [
     spec: { ...listSpec, charge: { t: 'string' }, payment_intent: { t: 'string' }, created: { t: 'range' } },
     handler(ctx) {
       const { charge, payment_intent } = ctx.params as { charge?: string; payment_intent?: string };
-      const all = [...ctx.store.disputes.values()].filter(
-        (d) =>
+      const index: [string, string] | undefined = charge
+        ? ['charge', charge]
+        : payment_intent
+          ? ['payment_intent', payment_intent]
+          : undefined;
+      return ctx.store.disputes.list(ctx.params, '/v1/disputes', {
+        ...(index ? { index } : {}),
+        where: (d) =>
           (!charge || d.charge === charge) &&
           (!payment_intent || d.payment_intent === payment_intent) &&
           matchesCreated(d.created, ctx.params.created),
-      );
-      return listOf(all, ctx.params, '/v1/disputes');
+      });
     },
   },
   {

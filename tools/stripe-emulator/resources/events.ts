@@ -1,4 +1,4 @@
-import { listOf, listSpec, matchesCreated, type Route } from '../context';
+import { listSpec, matchesCreated, type Route } from '../context';
 import { resourceMissing } from '../errors';
 
 function typeMatches(type: string, pattern: string): boolean {
@@ -19,13 +19,15 @@ export const eventRoutes: Route[] = [
     },
     handler(ctx) {
       const { type, types } = ctx.params as { type?: string; types?: string[] };
-      const all = [...ctx.store.events.values()].filter(
-        (e) =>
+      // An exact `type` walks that type's index; a wildcard or `types` walks all events, newest first.
+      const exact = type && !type.endsWith('.*') ? type : undefined;
+      return ctx.store.events.list(ctx.params, '/v1/events', {
+        ...(exact ? { index: ['type', exact] as [string, string] } : {}),
+        where: (e) =>
           (!type || typeMatches(e.type, type)) &&
           (!types || types.some((t) => typeMatches(e.type, t))) &&
           matchesCreated(e.created, ctx.params.created),
-      );
-      return listOf(all, ctx.params, '/v1/events');
+      });
     },
   },
   {

@@ -1,12 +1,5 @@
 import { declineMessages } from '../cards';
-import {
-  listOf,
-  listSpec,
-  matchesCreated,
-  paymentMethodTypes,
-  type RequestContext,
-  type Route,
-} from '../context';
+import { listSpec, matchesCreated, paymentMethodTypes, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing, StripeApiError } from '../errors';
 import { newId, nowSeconds, randomToken } from '../ids';
 import { mergeMetadata } from '../params';
@@ -337,10 +330,10 @@ export const paymentIntentRoutes: Route[] = [
     spec: { ...listSpec, customer: { t: 'string' }, created: { t: 'range' } },
     handler(ctx) {
       const customer = ctx.params.customer as string | undefined;
-      const all = [...ctx.store.paymentIntents.values()].filter(
-        (pi) => (!customer || pi.customer === customer) && matchesCreated(pi.created, ctx.params.created),
-      );
-      return listOf(all, ctx.params, '/v1/payment_intents');
+      return ctx.store.paymentIntents.list(ctx.params, '/v1/payment_intents', {
+        ...(customer ? { index: ['customer', customer] as [string, string] } : {}),
+        where: (pi) => matchesCreated(pi.created, ctx.params.created),
+      });
     },
   },
   {
@@ -424,13 +417,18 @@ export const chargeRoutes: Route[] = [
     },
     handler(ctx) {
       const { customer, payment_intent } = ctx.params as { customer?: string; payment_intent?: string };
-      const all = [...ctx.store.charges.values()].filter(
-        (c) =>
+      const index: [string, string] | undefined = payment_intent
+        ? ['payment_intent', payment_intent]
+        : customer
+          ? ['customer', customer]
+          : undefined;
+      return ctx.store.charges.list(ctx.params, '/v1/charges', {
+        ...(index ? { index } : {}),
+        where: (c) =>
           (!customer || c.customer === customer) &&
           (!payment_intent || c.payment_intent === payment_intent) &&
           matchesCreated(c.created, ctx.params.created),
-      );
-      return listOf(all, ctx.params, '/v1/charges');
+      });
     },
   },
 ];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cardByNumber, cardByToken, declineMessages, type TestCard } from '../cards';
-import { listOf, listSpec, type RequestContext, type Route } from '../context';
+import { listSpec, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing, StripeApiError } from '../errors';
 import { newId, nowSeconds } from '../ids';
 import { mergeMetadata } from '../params';
@@ -120,10 +120,9 @@ function listByCustomer(ctx: RequestContext, customerId: string | undefined, url
   if (customerId !== undefined && !ctx.store.customers.has(customerId)) {
     throw resourceMissing('customer', customerId, 'customer');
   }
-  const all = [...ctx.store.paymentMethods.values()].filter((pm) =>
-    customerId === undefined ? pm.customer !== null : pm.customer === customerId,
-  );
-  return listOf(all, ctx.params, url);
+  return customerId === undefined
+    ? ctx.store.paymentMethods.list(ctx.params, url, { where: (pm) => pm.customer !== null })
+    : ctx.store.paymentMethods.list(ctx.params, url, { index: ['customer', customerId] });
 }
 
 export const paymentMethodRoutes: Route[] = [

@@ -6,7 +6,7 @@
  * to the charge (`amount_refunded`). A test can also hold a PaymentIntent's next refund `pending` and settle
  * it through the control API.
  */
-import { listOf, listSpec, matchesCreated, type RequestContext, type Route } from '../context';
+import { listSpec, matchesCreated, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing } from '../errors';
 import { newId, nowSeconds } from '../ids';
 import { mergeMetadata } from '../params';
@@ -114,7 +114,7 @@ export const refundRoutes: Route[] = [
         );
       }
       if (charge.disputed) {
-        const dispute = [...ctx.store.disputes.values()].find((d) => d.charge === charge.id);
+        const dispute = ctx.store.disputes.first('charge', charge.id);
         if (!dispute?.is_charge_refundable) {
           throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, {
             code: 'charge_disputed',
@@ -192,13 +192,18 @@ export const refundRoutes: Route[] = [
     spec: { ...listSpec, payment_intent: { t: 'string' }, charge: { t: 'string' }, created: { t: 'range' } },
     handler(ctx) {
       const { payment_intent, charge } = ctx.params as { payment_intent?: string; charge?: string };
-      const all = [...ctx.store.refunds.values()].filter(
-        (r) =>
+      const index: [string, string] | undefined = charge
+        ? ['charge', charge]
+        : payment_intent
+          ? ['payment_intent', payment_intent]
+          : undefined;
+      return ctx.store.refunds.list(ctx.params, '/v1/refunds', {
+        ...(index ? { index } : {}),
+        where: (r) =>
           (!payment_intent || r.payment_intent === payment_intent) &&
           (!charge || r.charge === charge) &&
           matchesCreated(r.created, ctx.params.created),
-      );
-      return listOf(all, ctx.params, '/v1/refunds');
+      });
     },
   },
 ];

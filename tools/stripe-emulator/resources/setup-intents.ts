@@ -1,4 +1,4 @@
-import { listOf, listSpec, paymentMethodTypes, type RequestContext, type Route } from '../context';
+import { listSpec, paymentMethodTypes, type RequestContext, type Route } from '../context';
 import { invalidRequest, resourceMissing, StripeApiError } from '../errors';
 import { newId, nowSeconds, randomToken } from '../ids';
 import { mergeMetadata } from '../params';
@@ -194,8 +194,11 @@ export const setupIntentRoutes: Route[] = [
     },
     handler(ctx) {
       const customer = ctx.params.customer as string | undefined;
-      const all = [...ctx.store.setupIntents.values()].filter((s) => !customer || s.customer === customer);
-      return listOf(all, ctx.params, '/v1/setup_intents');
+      return ctx.store.setupIntents.list(
+        ctx.params,
+        '/v1/setup_intents',
+        customer ? { index: ['customer', customer] } : {},
+      );
     },
   },
   {
