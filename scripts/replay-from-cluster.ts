@@ -8,7 +8,7 @@
  *
  * Defaults: the address and namespace of the current configuration (TEMPORAL_ADDRESS / STACK_PROFILE,
  * as `npm run worker` would use), the query above, at most 1000 executions, the project's workflows
- * (src/workflows/index.ts). With TEMPORAL_API_KEY set the connection uses it (and TLS).
+ * (src/workflows/index.ts). TLS and the API key come from the configuration (TEMPORAL_TLS_*, TEMPORAL_API_KEY).
  *
  * Prints one line per execution (`ok` or `FAIL` with the reason) and a summary. Exit code: 0 all
  * replayed, 1 any failed, 2 usage error, 3 nothing matched the query (unless --allow-empty).
@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { Client, Connection, type HistoryAndWorkflowId } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
+import { temporalConnectionOptions } from '../src/temporal/connection';
 import { WORKFLOWS_PATH } from '../src/temporal/create-worker';
 
 const DEFAULT_QUERY = "WorkflowType='purchaseWorkflow' AND ExecutionStatus='Running'";
@@ -83,15 +84,15 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const address = options.address ?? config.temporalAddress;
   const namespace = options.namespace ?? config.TEMPORAL_NAMESPACE;
-  const apiKey = process.env.TEMPORAL_API_KEY || undefined;
   console.log(`[replay] ${address} namespace ${namespace}: ${options.query} (at most ${options.limit})`);
   console.log(`[replay] workflow code: ${path.relative(process.cwd(), options.workflowsPath)}`);
 
   const bundle = await bundleWorkflowCode({ workflowsPath: options.workflowsPath, logger: quietLogger });
+  const configured = temporalConnectionOptions(config);
   const connection = await Connection.connect({
+    ...configured,
     address,
-    ...(options.tls || apiKey ? { tls: true } : {}),
-    ...(apiKey ? { apiKey } : {}),
+    ...(options.tls && configured.tls === undefined ? { tls: true } : {}),
   });
   try {
     const client = new Client({ connection, namespace });

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /**
@@ -112,6 +115,57 @@ function schemaFor(profile: Profile) {
         .default(profile === 'test' ? 'memory' : 'file')
         .describe(
           "Where the dev server keeps history: `file` (a SQLite file, kept across restarts) or `memory` (faster; the tests').",
+        ),
+      TEMPORAL_MODE: z
+        .enum(['dev', 'server'])
+        .default('dev')
+        .describe(
+          "What Temporal the stack starts when `TEMPORAL_ADDRESS` is unset: `dev` (the CLI's dev server) or `server` (the Temporal server 1.29.1 built from source, on SQL persistence and visibility in databases `temporal` and `temporal_visibility` of the Postgres cluster, with the Temporal UI 2.42.1 beside it; see docs/temporal-server.md). Its services listen on ports next to `TEMPORAL_PORT`.",
+        ),
+      TEMPORAL_HISTORY_SHARDS: positiveInt
+        .max(16_384)
+        .default(4)
+        .describe(
+          "History shards of the server mode's cluster. Fixed when its databases are first set up: the server refuses to start with another value later (remove the databases to change it).",
+        ),
+      TEMPORAL_SERVER_TLS: z
+        .enum(['off', 'mtls'])
+        .default('off')
+        .describe(
+          "Server mode: `mtls` makes the frontend require TLS with client certificates, from a CA and certificates the stack makes with openssl under the stack's folder; the worker, portal and scripts then use the stack's client certificate unless `TEMPORAL_TLS_CERT` is set.",
+        ),
+      TEMPORAL_TLS_CA: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "A PEM file of the CA that signed the Temporal frontend's certificate (TLS to Temporal). Unset: the system's CAs when TLS is on.",
+        ),
+      TEMPORAL_TLS_CERT: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'A PEM file of the client certificate for mutual TLS to Temporal; needs `TEMPORAL_TLS_KEY`. Setting any `TEMPORAL_TLS_*` turns TLS on.',
+        ),
+      TEMPORAL_TLS_KEY: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("A PEM file of the client certificate's private key; needs `TEMPORAL_TLS_CERT`."),
+      TEMPORAL_TLS_SERVER_NAME: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "The name the Temporal frontend's certificate must carry, when it is not the host of the address.",
+        ),
+      TEMPORAL_API_KEY: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'A Temporal Cloud API key, sent as a bearer token on every call to Temporal, over TLS. Unset: none.',
         ),
 
       DATABASE_URL: z
@@ -325,11 +379,12 @@ function schemaFor(profile: Profile) {
           }
         }
       }
-      if (exposed && env.TEMPORAL_ADDRESS === undefined) {
+      checkTemporalTls(env, ctx);
+      if (exposed && env.TEMPORAL_ADDRESS === undefined && env.TEMPORAL_SERVER_TLS !== 'mtls') {
         ctx.addIssue({
           code: 'custom',
           path: ['TEMPORAL_ADDRESS'],
-          message: `required because BIND_HOST is ${env.BIND_HOST}, not a loopback address: the Temporal dev server has no authentication and must not listen there`,
+          message: `required because BIND_HOST is ${env.BIND_HOST}, not a loopback address: the Temporal the stack starts has no authentication and must not listen there (unless TEMPORAL_MODE=server with TEMPORAL_SERVER_TLS=mtls)`,
         });
       }
       // Each re-read adds about a dozen events to a purchase's history; keep a wait's re-reads far below
@@ -349,6 +404,73 @@ function schemaFor(profile: Profile) {
 
 type Env = z.infer<ReturnType<typeof schemaFor>>;
 
+const TLS_FILES = {
+  TEMPORAL_TLS_CA: { marker: 'CERTIFICATE', what: 'a PEM CA certificate' },
+  TEMPORAL_TLS_CERT: { marker: 'CERTIFICATE', what: 'a PEM certificate' },
+  TEMPORAL_TLS_KEY: { marker: 'PRIVATE KEY', what: 'a PEM private key' },
+} as const;
+
+type TemporalTlsSettings = Pick<
+  Env,
+  | 'TEMPORAL_ADDRESS'
+  | 'TEMPORAL_MODE'
+  | 'TEMPORAL_SERVER_TLS'
+  | 'TEMPORAL_TLS_CA'
+  | 'TEMPORAL_TLS_CERT'
+  | 'TEMPORAL_TLS_KEY'
+  | 'TEMPORAL_TLS_SERVER_NAME'
+  | 'TEMPORAL_API_KEY'
+>;
+
+/** TLS to Temporal, checked at start: readable PEM files, a certificate with its key, a server that speaks TLS. */
+function checkTemporalTls(env: TemporalTlsSettings, ctx: z.RefinementCtx): void {
+  for (const [name, { marker, what }] of Object.entries(TLS_FILES)) {
+    const file = env[name as keyof typeof TLS_FILES];
+    if (file === undefined) continue;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'unreadable';
+      ctx.addIssue({ code: 'custom', path: [name], message: `${file}: ${reason}` });
+      continue;
+    }
+    if (!new RegExp(`-----BEGIN [A-Z ]*${marker}-----`).test(text)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `${file} is not ${what}` });
+    }
+  }
+  if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+    const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
+    ctx.addIssue({
+      code: 'custom',
+      path: [missing],
+      message: 'mutual TLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY',
+    });
+  }
+  if (env.TEMPORAL_SERVER_TLS === 'mtls' && env.TEMPORAL_MODE !== 'server') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TEMPORAL_SERVER_TLS'],
+      message: 'only the server mode runs with TLS (TEMPORAL_MODE=server); the dev server has none',
+    });
+  }
+  const tlsSet = (Object.keys(TLS_FILES) as (keyof TemporalTlsSettings)[])
+    .concat(['TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_API_KEY'])
+    .filter((name) => env[name] !== undefined);
+  const plainLocal =
+    env.TEMPORAL_ADDRESS === undefined &&
+    !(env.TEMPORAL_MODE === 'server' && env.TEMPORAL_SERVER_TLS === 'mtls');
+  if (plainLocal) {
+    for (const name of tlsSet) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `the Temporal the stack starts (TEMPORAL_MODE=${env.TEMPORAL_MODE}${env.TEMPORAL_MODE === 'server' ? ', TEMPORAL_SERVER_TLS=off' : ''}) speaks plain gRPC; set TEMPORAL_ADDRESS to a cluster with TLS${env.TEMPORAL_MODE === 'server' ? ' or TEMPORAL_SERVER_TLS=mtls' : ''}`,
+      });
+    }
+  }
+}
+
 export interface Config extends Env {
   temporalAddress: string;
   temporalUiUrl: string;
@@ -364,6 +486,44 @@ export interface Config extends Env {
   stripeEmulatorWebhookUrls: string[];
   portalUrl: string;
   metricsUrl: string | null;
+  /**
+   * TLS to Temporal (null: plain gRPC): the TEMPORAL_TLS_* files, each defaulting to the stack's own
+   * (in `temporalServerTlsDir`) in server mode with TEMPORAL_SERVER_TLS=mtls. Applied by
+   * src/temporal/connection.ts.
+   */
+  temporalTls: TemporalTls | null;
+  /** Where the stack keeps the server mode's CA and certificates (made with openssl at its first start). */
+  temporalServerTlsDir: string;
+}
+
+export interface TemporalTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  serverName?: string;
+}
+
+/** The project's root (the stack folder STACK_DIR is relative to it). */
+const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+function resolveTemporalTls(e: Env, stackTlsDir: string): TemporalTls | null {
+  const stackMtls =
+    e.TEMPORAL_ADDRESS === undefined && e.TEMPORAL_MODE === 'server' && e.TEMPORAL_SERVER_TLS === 'mtls';
+  const given =
+    e.TEMPORAL_TLS_CA !== undefined ||
+    e.TEMPORAL_TLS_CERT !== undefined ||
+    e.TEMPORAL_TLS_SERVER_NAME !== undefined ||
+    e.TEMPORAL_API_KEY !== undefined;
+  if (!stackMtls && !given) return null;
+  const own = (file: string) => (stackMtls ? resolve(stackTlsDir, file) : undefined);
+  const tls: TemporalTls = {
+    caFile: e.TEMPORAL_TLS_CA ?? own('ca.pem'),
+    certFile: e.TEMPORAL_TLS_CERT ?? own('client.pem'),
+    keyFile: e.TEMPORAL_TLS_KEY ?? own('client-key.pem'),
+    // The stack's server certificate names localhost and the loopback address.
+    serverName: e.TEMPORAL_TLS_SERVER_NAME ?? (stackMtls ? 'localhost' : undefined),
+  };
+  return Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) as TemporalTls;
 }
 
 export class ConfigError extends Error {
@@ -394,6 +554,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const host = e.BIND_HOST;
   const stripeIsReal = e.STRIPE_SECRET_KEY !== 'sk_test_emulator';
+  const temporalServerTlsDir = resolve(PROJECT_ROOT, e.STACK_DIR, e.STACK_PROFILE, 'temporal-server', 'tls');
   return {
     ...e,
     temporalAddress: e.TEMPORAL_ADDRESS ?? `${host}:${e.TEMPORAL_PORT}`,
@@ -411,6 +572,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((u) => u.trim())
       .filter((u) => u !== ''),
     metricsUrl: e.METRICS_PORT === 0 ? null : `http://${host}:${e.METRICS_PORT}/metrics`,
+    temporalTls: resolveTemporalTls(e, temporalServerTlsDir),
+    temporalServerTlsDir,
   };
 }
 

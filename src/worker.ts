@@ -8,6 +8,7 @@ import { runEventDispatcher } from './purchases/event-deliveries';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { watchStuckCompensations } from './temporal/compensation-gauge';
+import { explainConnectionError, temporalConnectionOptions } from './temporal/connection';
 import { createWorker } from './temporal/create-worker';
 
 /** How often the credit_pack_compensations_stuck gauge is read from the database. */
@@ -32,7 +33,11 @@ async function main(): Promise<void> {
   });
 
   const sql = createSql(config.databaseUrl, { applicationName: 'credit-pack-worker' });
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config)).catch(
+    (error: unknown) => {
+      throw explainConnectionError(config, error);
+    },
+  );
   try {
     const activities = createActivities({ config, sql, stripe: createStripe(config) });
     const worker = await createWorker({ config, connection, activities });

@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { NULL_TASK_QUEUE, nullActivities } from './null-activities';
 
 const config = loadConfig();
@@ -13,7 +14,7 @@ Runtime.install({
   shutdownSignals: ['SIGINT', 'SIGTERM'],
   telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } } },
 });
-const connection = await NativeConnection.connect({ address: config.temporalAddress });
+const connection = await NativeConnection.connect(temporalConnectionOptions(config));
 try {
   const worker = await Worker.create({
     connection,

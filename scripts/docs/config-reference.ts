@@ -87,8 +87,7 @@ run at once. The "test profile" column says where its default differs.
 ${table}
 
 The scripts and the test suite also read a few variables that are not part of the product's
-configuration; [\`.env.example\`](../.env.example) lists them at its end (\`TEMPORAL_API_KEY\`,
-\`KEEP_TEST_STACK\`, \`CHROMIUM_PATH\`, \`PORTAL_TEST_LOGS\`).
+configuration; [\`.env.example\`](../.env.example) lists them at its end (\`KEEP_TEST_STACK\`, \`CHROMIUM_PATH\`, \`PORTAL_TEST_LOGS\`).
 
 This page is generated from the schema in [\`src/config.ts\`](../src/config.ts): change a default or a
 meaning there (\`.describe(…)\` on the field), then run \`npm run docs:generate\`. The test suite fails

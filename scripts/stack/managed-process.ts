@@ -66,10 +66,16 @@ export function managedProcess(spec: ManagedProcessSpec): Component {
       const { command, args, env } = spec.command(config, log);
       const pid = spawnDetached({ command, args, env, logFile: logFile(config), pidFile: pidFile(config) });
       try {
-        await waitUntil(spec.name, async () => isAlive(pid) && (await spec.ready(config)), {
-          timeoutMs: spec.readyTimeoutMs,
-          logFile: logFile(config),
-        });
+        let exited = false;
+        await waitUntil(
+          spec.name,
+          async () => {
+            exited = !isAlive(pid);
+            return exited || (await spec.ready(config));
+          },
+          { timeoutMs: spec.readyTimeoutMs, logFile: logFile(config) },
+        );
+        if (exited) throw new StackError(`${spec.name} exited while starting; see ${logFile(config)}`);
       } catch (error) {
         await stopProcessGroup(pid, 2_000);
         removeFile(pidFile(config));

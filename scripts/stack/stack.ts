@@ -6,9 +6,17 @@ import { databaseAnswers, postgresCluster } from './postgres';
 import { StackError, waitUntil, withLock } from './processes';
 import { stripeEmulator, stripeMock } from './stripe';
 import { temporal } from './temporal';
+import { temporalServer, temporalUi } from './temporal-server';
 
 /** Start order: storage first, then the services that use it. Stopped in reverse. */
-export const components: Component[] = [postgresCluster, temporal, stripeEmulator, stripeMock];
+export const components: Component[] = [
+  postgresCluster,
+  temporal,
+  temporalServer,
+  temporalUi,
+  stripeEmulator,
+  stripeMock,
+];
 
 export type Log = (line: string) => void;
 

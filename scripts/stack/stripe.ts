@@ -45,7 +45,14 @@ export const stripeMock = managedProcess({
   readyTimeoutMs: 30_000,
   command: (config, log) => ({
     command: ensureStripeMock(config, log),
-    args: ['-http-addr', `${config.BIND_HOST}:${config.STRIPE_MOCK_PORT}`],
+    // Its HTTPS listener would take 12112 whatever the HTTP address: a port of the system's choice instead,
+    // so two stacks' stripe-mocks never collide.
+    args: [
+      '-http-addr',
+      `${config.BIND_HOST}:${config.STRIPE_MOCK_PORT}`,
+      '-https-addr',
+      `${config.BIND_HOST}:`,
+    ],
   }),
   ready: (config) => portOpen(config.BIND_HOST, config.STRIPE_MOCK_PORT),
   urls: (config) => ({ 'stripe-mock': config.stripeMockUrl }),

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import type { Config } from '../../src/config';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { customSearchAttributes } from '../../src/workflows/purchase/search-attributes';
 import { managedProcess } from './managed-process';
 import { componentDir } from './paths';
@@ -18,7 +19,10 @@ const cliTypeName: Record<string, string> = {
 };
 
 async function frontendAnswers(config: Config): Promise<boolean> {
-  const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: 1_000 });
+  const connection = await Connection.connect({
+    ...temporalConnectionOptions(config),
+    connectTimeout: 1_000,
+  });
   try {
     await connection.workflowService.getSystemInfo({});
     return true;
@@ -38,7 +42,7 @@ async function uiAnswers(config: Config): Promise<boolean> {
  */
 export const temporal = managedProcess({
   name: 'temporal',
-  enabled: (config) => config.TEMPORAL_ADDRESS === undefined,
+  enabled: (config) => config.TEMPORAL_ADDRESS === undefined && config.TEMPORAL_MODE === 'dev',
   host: (config) => config.BIND_HOST,
   ports: (config) => [
     { port: config.TEMPORAL_PORT, variable: 'TEMPORAL_PORT' },

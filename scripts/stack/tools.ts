@@ -1,8 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, realpathSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { Config } from '../../src/config';
-import { toolsBin } from './paths';
+import { PROJECT_ROOT, stackRoot, toolsBin } from './paths';
 import { StackError } from './processes';
 
 /** The pinned Temporal CLI: 1.5.1 is the last tag that `go install` can build (later ones use `replace`). */
@@ -44,18 +52,19 @@ function goInstall(
     slowHint = '',
     alternative = '',
     env = process.env,
-  }: { slowHint?: string; alternative?: string; env?: NodeJS.ProcessEnv },
+    gobin = toolsBin(config),
+  }: { slowHint?: string; alternative?: string; env?: NodeJS.ProcessEnv; gobin?: string },
 ): void {
   if (!which('go', env.PATH)) {
     throw new StackError(
-      `${what} is missing: it is not built in ${toolsBin(config)}${alternative}, and Go, needed to build it ` +
+      `${what} is missing: it is not built in ${gobin}${alternative}, and Go, needed to build it ` +
         `(go install ${module}), is not on PATH. Install Go (https://go.dev/dl, or Debian: apt-get install golang) and retry.`,
     );
   }
-  log(`building ${what} (${module}) into ${toolsBin(config)}${slowHint}`);
+  log(`building ${what} (${module}) into ${gobin}${slowHint}`);
   const started = Date.now();
   const result = spawnSync('go', ['install', module], {
-    env: { ...env, GOBIN: toolsBin(config) },
+    env: { ...env, GOBIN: gobin },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (result.status !== 0) throw new StackError(`go install ${module} failed (exit ${result.status})`);
@@ -96,6 +105,85 @@ export function ensureStripeMock(
   if (existsSync(cached)) return cached;
   goInstall(config, STRIPE_MOCK_MODULE, 'stripe-mock v0.203.0', log, { env });
   return cached;
+}
+
+/** The Temporal server and its SQL schema tool (server mode), and the Temporal UI server beside it. */
+export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+export const TEMPORAL_SERVER_MODULE = `go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION}`;
+export const TEMPORAL_SQL_TOOL_MODULE = `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`;
+export const TEMPORAL_UI_MODULE = 'github.com/temporalio/ui-server/v2/cmd/server@v2.42.1';
+
+/**
+ * One go-installed tool in its own GOBIN (the server and the UI server are both named `server`), with a
+ * stamp naming the module it was built from. Looked for under this STACK_DIR, then under the project's
+ * default `.stack` (tools are shared by every stack folder, as the bench does), built when in neither.
+ */
+function ensureGoTool(
+  config: Config,
+  {
+    folder,
+    binary,
+    module,
+    what,
+    slowHint,
+    log,
+  }: {
+    folder: string;
+    binary: string;
+    module: string;
+    what: string;
+    slowHint: string;
+    log: (line: string) => void;
+  },
+): string {
+  const stamp = (dir: string) => join(dir, `.${binary}.module`);
+  const built = (dir: string) =>
+    existsSync(join(dir, binary)) &&
+    existsSync(stamp(dir)) &&
+    readFileSync(stamp(dir), 'utf8').trim() === module;
+  const own = join(stackRoot(config), 'tools', folder, 'bin');
+  for (const dir of [own, join(PROJECT_ROOT, '.stack', 'tools', folder, 'bin')]) {
+    if (built(dir)) return join(dir, binary);
+  }
+  // A binary built by hand (or before stamps) is trusted only once it is stamped after a build.
+  goInstall(config, module, what, log, { slowHint, gobin: own });
+  writeFileSync(stamp(own), `${module}\n`);
+  return join(own, binary);
+}
+
+/** The Temporal server 1.29.1 (`server`) and its schema tool (`sql`, i.e. temporal-sql-tool). */
+export function ensureTemporalServer(
+  config: Config,
+  log: (line: string) => void,
+): { server: string; sqlTool: string } {
+  const common = { folder: 'temporal-server', log };
+  return {
+    server: ensureGoTool(config, {
+      ...common,
+      binary: 'server',
+      module: TEMPORAL_SERVER_MODULE,
+      what: `the Temporal server ${TEMPORAL_SERVER_VERSION}`,
+      slowHint: '; about 3-4 minutes with cold Go caches',
+    }),
+    sqlTool: ensureGoTool(config, {
+      ...common,
+      binary: 'sql',
+      module: TEMPORAL_SQL_TOOL_MODULE,
+      what: `temporal-sql-tool ${TEMPORAL_SERVER_VERSION}`,
+      slowHint: '; under a minute after the server',
+    }),
+  };
+}
+
+export function ensureTemporalUi(config: Config, log: (line: string) => void): string {
+  return ensureGoTool(config, {
+    folder: 'temporal-ui',
+    binary: 'server',
+    module: TEMPORAL_UI_MODULE,
+    what: 'the Temporal UI server 2.42.1',
+    slowHint: '; about 2 minutes with cold Go caches',
+    log,
+  });
 }
 
 /** Debian's versioned PostgreSQL directories; the issue mandates 15. */

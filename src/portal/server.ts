@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config';
 import { createSql } from '../db/client';
+import { temporalConnectionOptions } from '../temporal/connection';
 import { buildApp } from './app';
 
 // `tsx src/portal/server.ts`: the admin and portal HTTP API, the portal page and the Stripe webhook
@@ -12,7 +13,7 @@ const sql = createSql(config.databaseUrl, {
 });
 // A lazy connection: the portal starts (and serves reads, /healthz) even while Temporal is still
 // coming up; /readyz reports it, checkout and cancel answer 503, webhooks answer 503 so Stripe retries.
-const connection = Connection.lazy({ address: config.temporalAddress, connectTimeout: 10_000 });
+const connection = Connection.lazy({ ...temporalConnectionOptions(config), connectTimeout: 10_000 });
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
 const app = await buildApp({
