@@ -318,4 +318,50 @@ describe('the portal page with real Stripe (Stripe.js faked in the browser, emul
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('"Use another card" after a decline: Stripe.js confirms the card replacement, the page tells the portal, the purchase is made again on it', async () => {
+    const who = await h.customer({ card: 'pm_card_chargeCustomerFail' });
+    const { page, problems, side, outside } = await openRealModePortal(who, 'stripe-js-another-card');
+    await page.getByTestId(`buy-${h.pack.id}`).click();
+    await waitForPurchaseStatus(page, 'failed');
+    const declinedId = (await page.locator('#progress').getAttribute('data-purchase-id'))!;
+    // Stripe's own webhooks held back: only the page's message can make the new card the default.
+    await h.emulator('POST', '/webhooks/control', { withhold: true });
+    try {
+      await page.getByTestId('use-another-card').click();
+      await page.getByTestId('replace-step').waitFor({ state: 'visible' });
+      await page.locator('#replace-stripe-card [data-testid="fake-stripe-card-field"]').waitFor();
+      expect(await page.getByTestId('replace-test-cards').isVisible()).toBe(false);
+      await shot(page, 'stripe-js-another-card-2-card-field');
+      await page.getByTestId('save-replacement').click();
+      await page
+        .locator(`#progress[data-status="completed"]:not([data-purchase-id="${declinedId}"])`)
+        .waitFor();
+      await page.locator('[data-testid="card-summary"][data-last4="4242"]').waitFor();
+      await shot(page, 'stripe-js-another-card-3-completed');
+
+      const calls = await fakeStripeCalls(page);
+      expect(calls?.mounted).toEqual([{ type: 'card', target: '#replace-stripe-card' }]);
+      expect(calls?.confirmCardSetup).toEqual([{ clientSecret: expect.any(String), withMountedCard: true }]);
+      const setupIntentId = side.setupIntentsConfirmed[0]!;
+      expect(side.setupIntentsConfirmed).toEqual([intentId(calls!.confirmCardSetup[0]!.clientSecret)]);
+      const setupIntent = await h.env.stripe.setupIntents.retrieve(setupIntentId);
+      expect(setupIntent.metadata).toMatchObject({ purpose: 'card_replacement', customer_id: who.id });
+      const newId = (await page.locator('#progress').getAttribute('data-purchase-id'))!;
+      const records = await stripeRecordsOf(h.env.emulatorUrl, newId);
+      const charged = records.charges.filter((c) => c.status === 'succeeded');
+      expect(charged).toHaveLength(1);
+      const pi = await h.env.stripe.paymentIntents.retrieve(records.paymentIntents[0]!.id);
+      expect(pi.payment_method).toBe(setupIntent.payment_method);
+      // Stripe's webhook for it had not reached the portal: the page's message did it.
+      const delivered = await h.env.sql`
+        select id from stripe_events where object_id = ${setupIntentId} and type = 'setup_intent.succeeded'`;
+      expect(delivered).toHaveLength(0);
+    } finally {
+      await h.emulator('POST', '/webhooks/release', { order: 'fifo' });
+    }
+    expect(outside).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
 });

@@ -68,6 +68,12 @@
     stripe: null,
     stripeKey: null,
     cardElement: null,
+    /**
+     * A card replacement under way: its SetupIntent's client secret, and the purchase to make again
+     * once the card is saved ("Use another card" after a decline), or null.
+     */
+    replacement: null,
+    replaceCardElement: null,
   };
 
   function el(tag, attrs, ...children) {
@@ -178,6 +184,227 @@
     $('plan-credits').textContent = credits(balance.planCredits);
     $('purchased-credits').textContent = credits(balance.purchasedCredits);
     $('total-credits').textContent = credits(balance.total);
+    // Credits taken back after they were used (a refund, a dispute) leave a debt: shown, never hidden.
+    const debt = balance.purchasedCredits < 0;
+    $('purchased-credits').classList.toggle('negative', debt);
+    $('total-credits').classList.toggle('negative', balance.total < 0);
+    $('debt').textContent = debt
+      ? `You owe ${credits(-balance.purchasedCredits)} credits: credits taken back after they were used ` +
+        '(a refund or a dispute). Your next purchase pays this off first.'
+      : '';
+    show($('debt'), debt);
+  }
+
+  // ── The card on file ──────────────────────────────────────────────────────────────────────────
+  const brandNames = {
+    visa: 'Visa',
+    mastercard: 'Mastercard',
+    amex: 'American Express',
+    discover: 'Discover',
+  };
+
+  function cardWords(card) {
+    if (!card) return 'No card on file. Your first purchase asks for one, or add one now.';
+    const brand = brandNames[card.brand] || card.brand;
+    const month = String(card.expMonth).padStart(2, '0');
+    return `${brand} ending in ${card.last4}, expires ${month}/${card.expYear}.`;
+  }
+
+  function showCard(card) {
+    const summary = $('card-summary');
+    summary.textContent = cardWords(card);
+    summary.dataset.last4 = card ? card.last4 : '';
+    $('replace-card').textContent = card ? 'Replace card' : 'Add a card';
+    show($('replace-card'), true);
+  }
+
+  async function loadCard() {
+    try {
+      showCard(await api('GET', '/v1/portal/payment-method'));
+    } catch (error) {
+      if (isStale(error)) throw error;
+      $('card-summary').textContent = 'Your card could not be read right now.';
+      show($('replace-card'), true);
+    }
+  }
+
+  /** The header line: who, their plan, and whether a card is on file. */
+  function showWho(me) {
+    $('who').textContent = `${me.customer.name} (${me.customer.email})${
+      me.subscription ? ` · ${me.subscription.planName} plan, ${me.subscription.status}` : ''
+    }${me.hasPaymentMethod ? ' · card on file' : ' · no card on file'}`;
+  }
+
+  /**
+   * Opens the "new card" step: a SetupIntent for the customer (POST /v1/portal/payment-method), filled
+   * with a test card (test mode) or Stripe.js's card field. `rebuy`: the declined purchase's pack and
+   * quantity, bought again once the card is saved.
+   */
+  async function openReplacement(rebuy) {
+    if (state.replacement) return;
+    const generation = state.generation;
+    showError('');
+    show($('card-saved'), false);
+    state.replacement = { clientSecret: null, rebuy: rebuy || null };
+    const step = $('replace-step');
+    $('replace-text').textContent = rebuy
+      ? 'Add another card: it replaces the one on file, and your purchase is made again with it.'
+      : 'The new card replaces the one on file for every later purchase.';
+    $('save-replacement').textContent = rebuy ? 'Save card and buy again' : 'Save card';
+    $('replace-card').disabled = true;
+    $('use-another-card').disabled = true;
+    show($('replace-auth'), false);
+    show(step, true);
+    step.scrollIntoView({ block: 'nearest' });
+    try {
+      const { clientSecret } = await api('POST', '/v1/portal/payment-method');
+      state.replacement.clientSecret = clientSecret;
+      if (state.settings.testMode) {
+        show($('replace-test-cards'), true);
+        show($('replace-stripe-card'), false);
+        const options = $('replace-test-card-options');
+        if (options.childElementCount === 0) {
+          const cards = await api('GET', '/v1/portal/test-mode/cards');
+          if (options.childElementCount === 0) {
+            cards.forEach((card, i) => {
+              options.append(
+                el(
+                  'label',
+                  {},
+                  el('input', {
+                    type: 'radio',
+                    name: 'replace-test-card',
+                    value: card.number,
+                    checked: i === 0,
+                    'data-testid': `replace-card-${card.number.slice(-4)}`,
+                  }),
+                  ` ${card.label}`,
+                ),
+              );
+            });
+          }
+        }
+      } else {
+        show($('replace-test-cards'), false);
+        show($('replace-stripe-card'), true);
+        if (!state.replaceCardElement) {
+          const stripe = await loadStripe();
+          if (generation !== state.generation) throw staleError();
+          // An Elements group of its own: the purchase's card step may hold a card field already.
+          state.replaceCardElement = stripe.elements().create('card');
+          state.replaceCardElement.mount('#replace-stripe-card');
+        }
+      }
+    } catch (error) {
+      if (isStale(error)) return;
+      closeReplacement();
+      showFailure(error);
+    }
+  }
+
+  function closeReplacement() {
+    state.replacement = null;
+    show($('replace-step'), false);
+    show($('replace-auth'), false);
+    $('replace-card').disabled = false;
+    $('use-another-card').disabled = false;
+    $('save-replacement').disabled = false;
+  }
+
+  async function saveReplacement() {
+    const replacement = state.replacement;
+    if (!replacement?.clientSecret) return;
+    const generation = state.generation;
+    const button = $('save-replacement');
+    button.disabled = true;
+    showError('');
+    try {
+      if (state.settings.testMode) {
+        const card = document.querySelector('input[name="replace-test-card"]:checked')?.value;
+        if (!card) throw new Error('Pick a test card first.');
+        const result = await api(
+          'POST',
+          `/v1/portal/test-mode/setup-intents/${intentId(replacement.clientSecret)}/confirm`,
+          { card },
+        );
+        if (result.requiresAction) {
+          show($('replace-auth'), true);
+          show($('replace-test-auth'), true);
+          return;
+        }
+      } else {
+        const stripe = await loadStripe();
+        const { error } = await stripe.confirmCardSetup(replacement.clientSecret, {
+          payment_method: { card: state.replaceCardElement },
+        });
+        if (generation !== state.generation) throw staleError();
+        if (error) throw new Error(error.message);
+      }
+      await replacementSaved(replacement);
+    } catch (error) {
+      showFailure(error);
+    } finally {
+      if (generation === state.generation) button.disabled = false;
+    }
+  }
+
+  async function authenticateReplacement(outcome) {
+    const replacement = state.replacement;
+    if (!replacement?.clientSecret) return;
+    const generation = state.generation;
+    const buttons = $('replace-auth').querySelectorAll('button');
+    for (const b of buttons) b.disabled = true;
+    showError('');
+    try {
+      const result = await api(
+        'POST',
+        `/v1/portal/test-mode/setup-intents/${intentId(replacement.clientSecret)}/authenticate`,
+        { outcome },
+      );
+      show($('replace-auth'), false);
+      if (result.status !== 'succeeded') {
+        showError('Your bank could not confirm this card. Pick another card.');
+        return;
+      }
+      await replacementSaved(replacement);
+    } catch (error) {
+      showFailure(error);
+    } finally {
+      if (generation === state.generation) for (const b of buttons) b.disabled = false;
+    }
+  }
+
+  /**
+   * The SetupIntent succeeded: tell the portal (it re-reads it from Stripe and makes the card the
+   * default), show the card, and make the declined purchase again when that is what the card was for.
+   */
+  async function replacementSaved(replacement) {
+    const card = await api('POST', '/v1/portal/payment-method/refresh', {
+      setupIntentId: intentId(replacement.clientSecret),
+    });
+    closeReplacement();
+    showCard(card);
+    $('card-saved').textContent = 'Your new card is saved.';
+    show($('card-saved'), true);
+    api('GET', '/v1/portal/me')
+      .then(showWho)
+      .catch(() => {});
+    const rebuy = replacement.rebuy;
+    if (!rebuy) return;
+    const pack = state.packs.get(rebuy.packId);
+    const button = document.querySelector(`[data-testid="buy-${rebuy.packId}"]`);
+    if (!pack || !button) {
+      showError('Your card is saved, but this pack can no longer be bought.');
+      return;
+    }
+    await buy(pack, rebuy.quantity, button);
+  }
+
+  /** "Use another card" on a declined purchase: a new card, then the same pack and quantity again. */
+  function useAnotherCard() {
+    const purchase = state.current;
+    if (!purchase) return;
+    openReplacement({ packId: purchase.creditPackId, quantity: purchase.quantity });
   }
 
   function renderPacks(packs, me) {
@@ -410,6 +637,7 @@
     renderCardStep(needsCard ? next.clientSecret : null).catch(showFailure);
     renderAuthStep(needsAuth ? { kind: 'payment', clientSecret: next.clientSecret } : null);
     show($('cancel'), ['pending', 'awaiting_payment_method', 'requires_action'].includes(purchase.status));
+    show($('use-another-card'), purchase.status === 'failed' && purchase.failure?.code === 'card_declined');
   }
 
   // ── "Add a card" ──────────────────────────────────────────────────────────────────────────────
@@ -623,19 +851,37 @@
     state.setupAuth = false;
     state.settings = null;
     state.packs = new Map();
-    if (state.cardElement) {
+    for (const key of ['cardElement', 'replaceCardElement']) {
+      if (!state[key]) continue;
       try {
-        state.cardElement.destroy?.();
+        state[key].destroy?.();
       } catch {
         // already gone with the node it was mounted on
       }
-      state.cardElement = null;
+      state[key] = null;
     }
+    state.replacement = null;
     delete document.body.dataset.ready;
 
     showError('');
     $('who').textContent = '';
-    for (const id of ['plan-credits', 'purchased-credits', 'total-credits']) $(id).textContent = '–';
+    for (const id of ['plan-credits', 'purchased-credits', 'total-credits']) {
+      $(id).textContent = '–';
+      $(id).classList.remove('negative');
+    }
+    $('debt').textContent = '';
+    show($('debt'), false);
+    $('card-summary').textContent = '–';
+    delete $('card-summary').dataset.last4;
+    show($('card-saved'), false);
+    show($('replace-card'), false);
+    show($('replace-step'), false);
+    show($('replace-auth'), false);
+    show($('replace-test-cards'), false);
+    $('replace-test-card-options').replaceChildren();
+    show($('replace-stripe-card'), false);
+    $('replace-stripe-card').replaceChildren();
+    show($('use-another-card'), false);
     $('cannot-buy').textContent = '';
     show($('cannot-buy'), false);
     $('packs').replaceChildren();
@@ -660,7 +906,18 @@
     $('stripe-card').replaceChildren();
     renderAuthStep(null);
     show($('cancel'), false);
-    for (const id of ['save-card', 'auth-succeed', 'auth-fail', 'auth-real', 'cancel'])
+    for (const id of [
+      'save-card',
+      'auth-succeed',
+      'auth-fail',
+      'auth-real',
+      'cancel',
+      'replace-card',
+      'use-another-card',
+      'save-replacement',
+      'replace-auth-succeed',
+      'replace-auth-fail',
+    ])
       $(id).disabled = false;
   }
 
@@ -676,11 +933,9 @@
       ]);
       state.settings = settings;
       show($('test-mode'), settings.testMode);
-      $('who').textContent = `${me.customer.name} (${me.customer.email})${
-        me.subscription ? ` · ${me.subscription.planName} plan, ${me.subscription.status}` : ''
-      }${me.hasPaymentMethod ? ' · card on file' : ' · no card on file'}`;
+      showWho(me);
       renderPacks(packs, me);
-      const [, purchases] = await Promise.all([loadBalance(), loadHistory()]);
+      const [, purchases] = await Promise.all([loadBalance(), loadHistory(), loadCard()]);
       // Pick up a purchase still in flight (the page was reloaded mid-purchase).
       const open = purchases.find((p) => !terminal.includes(p.status));
       if (open) follow(open);
@@ -707,6 +962,12 @@
     $('auth-fail').addEventListener('click', () => authenticate('fail'));
     $('auth-real').addEventListener('click', () => authenticate('succeed'));
     $('cancel').addEventListener('click', cancel);
+    $('replace-card').addEventListener('click', () => openReplacement(null));
+    $('use-another-card').addEventListener('click', useAnotherCard);
+    $('save-replacement').addEventListener('click', saveReplacement);
+    $('close-replacement').addEventListener('click', closeReplacement);
+    $('replace-auth-succeed').addEventListener('click', () => authenticateReplacement('succeed'));
+    $('replace-auth-fail').addEventListener('click', () => authenticateReplacement('fail'));
     window.addEventListener('hashchange', onHashChange);
     const token = readToken();
     if (!token) {
