@@ -331,6 +331,7 @@ async function main(): Promise<number> {
       `timeout ${options.timeoutMs} ms`,
   );
 
+  const lanesStart = Date.now();
   const plan_ = planKinds(options.purchases, options.seed);
   const records: PurchaseRecord[] = plan_.map((kind, index) => ({
     index,
@@ -566,10 +567,13 @@ async function main(): Promise<number> {
   clearInterval(progress);
   lanesDone = true;
   await chaosLoop;
-  const lanesMs = Date.now() - t0;
+  const lanesMs = Date.now() - lanesStart;
   log(`lanes done in ${(lanesMs / 1000).toFixed(1)} s; chaos off, reading the outcome`);
   const chaosState = await control('GET', '/chaos');
   await control('DELETE', '/chaos');
+  // Charges that met a stored 500 and went on under the next derived key (`<purchaseId>:charge:2`, …).
+  const keys: { key: string }[] = (await control('GET', '/idempotency')).keys ?? [];
+  const nextChargeKeys = keys.filter((k) => /:charge:\d+$/.test(k.key)).map((k) => k.key);
 
   // ---- the outcome, from the business record -------------------------------------------------------
   const sql = createSql(config.databaseUrl, { maxConnections: 4, applicationName: 'soak' });
@@ -654,7 +658,7 @@ async function main(): Promise<number> {
           })),
       },
       kills: { ...stats, restarts: restartLog },
-      faults: chaosState.counters,
+      faults: { ...chaosState.counters, nextChargeKeys },
       http: transient,
       invariants: {
         purchasesChecked: invariants.purchasesChecked,
@@ -685,6 +689,7 @@ async function main(): Promise<number> {
       `Temporal ${stats.temporalRestarts}, Postgres ${stats.postgresRestarts}; unexpected exits ${JSON.stringify(stats.unexpectedExits)}`,
     );
     line('faults injected', chaosState.counters);
+    line('next charge keys', nextChargeKeys.length === 0 ? 'none' : nextChargeKeys);
     line('HTTP retries', {
       attempts: transient.attempts,
       retried: transient.retried,
