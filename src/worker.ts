@@ -34,8 +34,8 @@ async function main(): Promise<void> {
 
   const sql = createSql(config.databaseUrl, { applicationName: 'credit-pack-worker' });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config)).catch(
-    (error: unknown) => {
-      throw explainConnectionError(config, error);
+    async (error: unknown) => {
+      throw await explainConnectionError(config, error);
     },
   );
   try {

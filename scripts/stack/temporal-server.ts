@@ -478,7 +478,7 @@ export const temporalServer = managedProcess({
         await registerNamespaceAndSearchAttributes(config, log);
         return;
       } catch (error) {
-        if (Date.now() > deadline) throw explainConnectionError(config, error);
+        if (Date.now() > deadline) throw await explainConnectionError(config, error);
         await sleep(1_000);
       }
     }

@@ -7,8 +7,8 @@ export async function connectClient(config: Config): Promise<Client> {
   const connection = await Connection.connect({
     ...temporalConnectionOptions(config),
     connectTimeout: 10_000,
-  }).catch((error: unknown) => {
-    throw explainConnectionError(config, error);
+  }).catch(async (error: unknown) => {
+    throw await explainConnectionError(config, error);
   });
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { TLSConfig } from '@temporalio/client';
 import type { Config } from '../config';
 
@@ -44,39 +46,75 @@ function readPem(file: string, variable: string): Buffer {
 }
 
 /**
- * A failure to reach Temporal, said in words: a refused client certificate or an untrusted server
- * certificate is named as such (the gRPC message alone reads like a network error).
+ * Why a TLS connection to Temporal fails, found by a TLS handshake of our own (the SDK only reports a
+ * deadline, as TLS 1.3 lets the server refuse a client certificate after the client thinks it is done):
+ * null when the handshake and the server's first answer go through.
  */
-export function explainConnectionError(config: Config, error: unknown): Error {
-  const message = error instanceof Error ? error.message : String(error);
+export function diagnoseTls(config: Config, timeoutMs = 3_000): Promise<string | null> {
   const tls = config.temporalTls;
-  const at = `Temporal at ${config.temporalAddress}`;
-  if (tls === null) {
-    if (
-      /tls|ssl|handshake|wrong version|record/i.test(message) ||
-      /Connection reset|socket hang up/i.test(message)
-    ) {
-      return new Error(
-        `${at} could not be reached over plain gRPC; it may require TLS (TEMPORAL_TLS_*): ${message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    return error instanceof Error ? error : new Error(message);
-  }
-  if (
-    /certificate required|bad certificate|unknown ca|certificate unknown|alert|handshake|tls|ssl/i.test(
-      message,
-    )
-  ) {
-    const client = tls.certFile
-      ? `the client certificate ${tls.certFile} (TEMPORAL_TLS_CERT)`
-      : 'no client certificate (TEMPORAL_TLS_CERT unset)';
-    return new Error(
-      `${at} refused the TLS connection: it does not accept ${client}, or its own certificate is not signed by ${tls.caFile ?? "the system's CAs"} (TEMPORAL_TLS_CA) for the name ${tls.serverName ?? 'in the address'}. Temporal said: ${message}`,
-      { cause: error },
-    );
-  }
-  return error instanceof Error ? error : new Error(message);
+  if (tls === null) return Promise.resolve(null);
+  const [host, portText] = splitAddress(config.temporalAddress);
+  const options: ConnectionOptions = {
+    host,
+    port: Number(portText),
+    servername: tls.serverName ?? (isIP(host) ? undefined : host),
+    ALPNProtocols: ['h2'],
+    ...(tls.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+    ...(tls.certFile && tls.keyFile
+      ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }
+      : {}),
+  };
+  return new Promise((resolvePromise) => {
+    let settled = false;
+    const done = (reason: string | null) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      resolvePromise(reason);
+    };
+    const socket = tlsConnect(options);
+    socket.setTimeout(timeoutMs, () => done(null));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      const what = `${error.code ?? ''} ${error.message}`;
+      if (
+        /ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)|alert (certificate required|bad certificate|unknown ca)/i.test(
+          what,
+        )
+      ) {
+        done(
+          tls.certFile
+            ? `the server refused the client certificate ${tls.certFile} (TEMPORAL_TLS_CERT): it is not signed by a CA the server trusts for clients (${error.message.trim()})`
+            : `the server requires a client certificate and none is configured (set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY) (${error.message.trim()})`,
+        );
+      } else if (/CERT|self.signed|unable to verify|Hostname|altnames/i.test(what)) {
+        done(
+          `the server's certificate is not trusted: ${error.message.trim()} (TEMPORAL_TLS_CA ${tls.caFile ?? "unset: the system's CAs"}, name ${tls.serverName ?? host})`,
+        );
+      } else if (/wrong version number|packet length too long|EPROTO/i.test(what)) {
+        done(`the server does not speak TLS (${error.message.trim()})`);
+      } else {
+        done(null);
+      }
+    });
+    // A server that accepts us sends its HTTP/2 settings at once; one that refuses sends an alert.
+    socket.once('data', () => done(null));
+  });
+}
+
+function splitAddress(address: string): [string, string] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at).replace(/^\[|\]$/g, ''), address.slice(at + 1)];
+}
+
+/**
+ * A failure to reach Temporal, said in words: with TLS configured, a refused client certificate or an
+ * untrusted server certificate is named as such (the SDK reports only a missed deadline).
+ */
+export async function explainConnectionError(config: Config, error: unknown): Promise<Error> {
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = await diagnoseTls(config).catch(() => null);
+  if (reason === null) return error instanceof Error ? error : new Error(message);
+  return new Error(`Temporal at ${config.temporalAddress} refused the TLS connection: ${reason}`, {
+    cause: error,
+  });
 }
