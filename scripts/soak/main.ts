@@ -524,9 +524,11 @@ async function main(): Promise<number> {
       }
       const killsLeft = options.maxKills === 0 || stats.workerKills < options.maxKills;
       if (!killsLeft || Date.now() - lastKill < options.killEveryMs) continue;
-      // The next worker in turn that is up and polling; one that is still starting is left alone.
+      // The next worker in turn that is up and polling, while another one is too (one that is still
+      // starting is left alone: with every worker starting, nothing would run the purchases at all).
       const victim = workers[next % workers.length];
       if (!victim?.ready || !victim.process) continue;
+      if (workers.length > 1 && !workers.some((w) => w !== victim && w.ready)) continue;
       next++;
       lastKill = Date.now();
       victim.killing = true;
