@@ -1,9 +1,18 @@
+import type { Client } from '@temporalio/client';
 import type Stripe from 'stripe';
+import type { Config } from '../config';
 import type { Sql } from '../db/client';
-import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
+import {
+  getCustomerPaymentProfile,
+  linkStripeCustomer,
+  recordDefaultCard,
+  resumeAutoTopUpForNewCard,
+} from '../db/customer-cards';
 import { AppError } from '../domain/errors';
 import { defaultPaymentMethodOf, stripeCustomerCreation } from '../stripe/customers';
 import { classifyStripeError } from '../stripe/errors';
+import { startTopUp, topUpContext } from './auto-top-up';
+import type { PurchaseLog } from './errors';
 
 /**
  * The customer's card on file, seen and replaced from the portal (docs/api.md, "Card on file").
@@ -15,7 +24,8 @@ import { classifyStripeError } from '../stripe/errors';
  * `setup_intent.succeeded` webhook, or the portal page after Stripe.js) is only a hint: the SetupIntent
  * is re-read from Stripe, must belong to the customer's Stripe customer and have succeeded, and only the
  * newest replacement that succeeded is made the default, so a late or repeated message for an older one
- * changes nothing.
+ * changes nothing. A new card also resumes an auto top-up paused for `card_declined` or
+ * `no_payment_method` (src/db/customer-cards.ts).
  */
 
 export const CARD_REPLACEMENT_PURPOSE = 'card_replacement';
@@ -25,6 +35,13 @@ export interface CardOnFile {
   last4: string;
   expMonth: number;
   expYear: number;
+}
+
+/** What a resumed auto top-up's purchase needs to be started (best effort; the sweep starts it otherwise). */
+export interface TopUpDeps {
+  temporal: Client | null;
+  config: Config;
+  log: PurchaseLog;
 }
 
 interface CustomerIds {
@@ -168,6 +185,7 @@ export async function adoptCardReplacement(
   stripe: Stripe,
   ids: CustomerIds,
   setupIntentId: string,
+  topUps: TopUpDeps,
 ): Promise<CardReplacementOutcome> {
   const found = await findCardReplacement(sql, stripe, ids, setupIntentId);
   if (!found) return 'not_found';
@@ -193,5 +211,11 @@ export async function adoptCardReplacement(
     return stripeTrouble(error);
   }
   await recordDefaultCard(sql, ids, paymentMethodId);
+  // An auto top-up paused for a declined or missing card resumes, and tops up now if it should.
+  const { resumed, topUp } = await resumeAutoTopUpForNewCard(sql, ids, topUpContext());
+  if (resumed) {
+    topUps.log.info({ ...ids, setupIntentId, topUp: topUp?.id ?? null }, 'auto top-up resumed by a new card');
+    await startTopUp(topUps, topUp);
+  }
   return 'replaced';
 }

@@ -196,11 +196,12 @@ describe('POST /v1/portal/payment-method: replacing the card', () => {
     const setupIntentId = await startReplacement(who);
     const confirmed = await h.confirmSetupIntentOnStripe(setupIntentId, '4242424242424242');
     expect(confirmed.status).toBe('succeeded');
-    // No message from the page: Stripe's webhook alone makes the card the default.
-    await waitFor(
-      async () => ((await stripeDefaultOf(who)) === confirmed.payment_method ? true : null),
-      'the webhook to make the new card the default',
-    );
+    // No message from the page: Stripe's webhook alone makes the card the default (then is recorded).
+    await waitFor(async () => {
+      const [recorded] = await h.env.sql`
+        select id from stripe_events where object_id = ${setupIntentId} and type = 'setup_intent.succeeded'`;
+      return recorded && (await stripeDefaultOf(who)) === confirmed.payment_method ? true : null;
+    }, 'the webhook to make the new card the default');
     expect((await getCard(who)).last4).toBe('4242');
     const events = await h.env.sql<{ outcome: string; purchase_id: string | null }[]>`
       select outcome, purchase_id from stripe_events where object_id = ${setupIntentId} and type = 'setup_intent.succeeded'`;
@@ -339,6 +340,92 @@ describe('POST /v1/portal/payment-method: replacing the card', () => {
     const res = await call(h.app, 'POST', '/v1/portal/payment-method', { token: who.token });
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe('service_unavailable');
+  });
+});
+
+describe('a new card and a paused auto top-up', () => {
+  /** Uses credits as the operator's API does (a top-up may start). */
+  const use = (who: PortalCustomer, credits: number) =>
+    call(h.app, 'POST', `/v1/customers/${who.id}/usage`, {
+      token: h.world.apiKey,
+      body: { credits },
+      headers: { 'idempotency-key': randomUUID() },
+    });
+  const autoTopUp = async (who: PortalCustomer) =>
+    (await call(h.app, 'GET', '/v1/portal/auto-top-up', { token: who.token })).body.data;
+  const topUps = async (who: PortalCustomer) =>
+    (await call(h.app, 'GET', '/v1/portal/purchases', { token: who.token })).body.data
+      .filter((p: any) => p.trigger === 'auto_top_up')
+      .reverse();
+  /** Waits until no top-up of the customer is in flight; answers their statuses, oldest first. */
+  const settledTopUps = (who: PortalCustomer, count: number) =>
+    waitFor(async () => {
+      const all = await topUps(who);
+      const done = all.filter((p: any) => ['completed', 'failed'].includes(p.status));
+      return all.length === count && done.length === count ? all : null;
+    }, `${count} settled top-ups`);
+
+  async function replaceWith(who: PortalCustomer, card: string) {
+    const setupIntentId = await startReplacement(who);
+    const res = await call(h.app, 'POST', `/v1/portal/test-mode/setup-intents/${setupIntentId}/confirm`, {
+      token: who.token,
+      body: { card },
+    });
+    expect(res.body.data.status).toBe('succeeded');
+  }
+
+  it('three declined top-ups pause it (card_declined); a replaced card resumes it and the top-up is made on the new card', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const saved = await call(h.app, 'PUT', '/v1/portal/auto-top-up', {
+      token: who.token,
+      body: { enabled: true, thresholdCredits: 100, creditPackId: h.pack.id, monthlyLimit: 1_000_000 },
+    });
+    expect(saved.body.data).toMatchObject({ state: 'active' });
+    // The saved card starts declining (its funds ran out): three top-ups in a row fail.
+    const oldCard = (await stripeDefaultOf(who))!;
+    await h.emulator('POST', `/payment_methods/${oldCard}/decline_charges`, {
+      decline_code: 'insufficient_funds',
+    });
+    const { total } = (await call(h.app, 'GET', '/v1/portal/balance', { token: who.token })).body.data;
+    expect((await use(who, total - 50)).status).toBe(200);
+    await settledTopUps(who, 1);
+    expect((await use(who, 10)).status).toBe(200);
+    await settledTopUps(who, 2);
+    expect((await use(who, 10)).status).toBe(200);
+    const failed = await settledTopUps(who, 3);
+    expect(failed.map((p: any) => p.failure?.code)).toEqual([
+      'card_declined',
+      'card_declined',
+      'card_declined',
+    ]);
+    expect(await autoTopUp(who)).toMatchObject({ state: 'paused', pausedReason: 'card_declined' });
+
+    await replaceWith(who, '4242424242424242');
+    expect(await autoTopUp(who)).toMatchObject({ state: 'active', pausedReason: null });
+    // The total (30) is below the threshold: the top-up is made at once, on the new card.
+    const after = await settledTopUps(who, 4);
+    expect(after.map((p: any) => p.status)).toEqual(['failed', 'failed', 'failed', 'completed']);
+    const newCard = await stripeDefaultOf(who);
+    expect(newCard).not.toBe(oldCard);
+    expect(await chargedCard(after[3].id)).toBe(newCard);
+    const balance = (await call(h.app, 'GET', '/v1/portal/balance', { token: who.token })).body.data;
+    expect(balance.total).toBe(30 + 500);
+  });
+
+  it('a pause a card did not cause (monthly limit) stays paused after a new card', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    await call(h.app, 'PUT', '/v1/portal/auto-top-up', {
+      token: who.token,
+      body: { enabled: true, thresholdCredits: 100, creditPackId: h.pack.id, monthlyLimit: 1000 },
+    });
+    const { total } = (await call(h.app, 'GET', '/v1/portal/balance', { token: who.token })).body.data;
+    expect((await use(who, total - 50)).status).toBe(200);
+    expect(await autoTopUp(who)).toMatchObject({ state: 'paused', pausedReason: 'monthly_limit' });
+    const before = await stripeDefaultOf(who);
+    await replaceWith(who, '4242424242424242');
+    expect(await stripeDefaultOf(who)).not.toBe(before);
+    expect(await autoTopUp(who)).toMatchObject({ state: 'paused', pausedReason: 'monthly_limit' });
+    expect(await topUps(who)).toEqual([]);
   });
 });
 

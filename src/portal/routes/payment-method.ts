@@ -22,7 +22,10 @@ const MaybeCard = Type.Union([CardOnFile, Type.Null()], {
  * Stripe.js (or, in test mode, the test-mode confirm route). Registered by the portal plugin, behind its
  * session hook.
  */
-export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { sql, stripe }) => {
+export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
+  app,
+  { sql, stripe, temporal, config },
+) => {
   app.get(
     '/v1/portal/payment-method',
     {
@@ -72,7 +75,7 @@ export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         summary:
           'Tell the portal a card replacement succeeded (re-read from Stripe); answers the card on file',
         description:
-          "The page's message after Stripe.js confirmed the SetupIntent: it is re-read from Stripe, never taken on the browser's word. Succeeded: its card becomes the default (a newer replacement that succeeded already stays the default) and the card on file is answered. 404 setup_intent_not_found: not a card replacement of this customer. 409 setup_intent_not_succeeded: not succeeded (yet); nothing changed.",
+          "The page's message after Stripe.js confirmed the SetupIntent: it is re-read from Stripe, never taken on the browser's word. Succeeded: its card becomes the default (a newer replacement that succeeded already stays the default), an auto top-up paused for card_declined or no_payment_method resumes (topping up at once when the total is below its threshold), and the card on file is answered. 404 setup_intent_not_found: not a card replacement of this customer. 409 setup_intent_not_succeeded: not succeeded (yet); nothing changed.",
         security: portalSecurity,
         body: Type.Object(
           { setupIntentId: Type.String({ pattern: '^seti_[A-Za-z0-9_]{1,200}$', maxLength: 205 }) },
@@ -84,7 +87,11 @@ export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
     async (request) => {
       const session = sessionOf(request);
       const { setupIntentId } = request.body;
-      const outcome = await adoptCardReplacement(sql, stripe, session, setupIntentId);
+      const outcome = await adoptCardReplacement(sql, stripe, session, setupIntentId, {
+        temporal,
+        config,
+        log: request.log,
+      });
       request.log.info({ setupIntentId, outcome }, 'card replacement refreshed');
       if (outcome === 'not_found') {
         throw new AppError('setup_intent_not_found', `No card replacement of yours is ${setupIntentId}.`);

@@ -143,7 +143,11 @@ export const testModeRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       await hint(request.log, owner.purchase.id, { paymentMethodAdded: { setupIntentId } });
       return;
     }
-    const outcome = await adoptCardReplacement(sql, stripe, sessionOf(request), setupIntentId);
+    const outcome = await adoptCardReplacement(sql, stripe, sessionOf(request), setupIntentId, {
+      temporal,
+      config,
+      log: request.log,
+    });
     request.log.info({ setupIntentId, outcome }, 'test mode: card replacement confirmed');
   }
 

@@ -129,7 +129,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         // and idempotent, so a duplicate or a retry after a 503 does it again harmlessly.
         const cardReplacement = cardReplacementOf(event.type, metadata, objectId);
         const replaced = cardReplacement
-          ? await adoptCardReplacement(sql, stripe, cardReplacement.ids, cardReplacement.setupIntentId)
+          ? await adoptCardReplacement(sql, stripe, cardReplacement.ids, cardReplacement.setupIntentId, {
+              temporal,
+              config,
+              log: request.log,
+            })
           : null;
         const result = await sql.begin(async (tx) => {
           const { first } = await claimStripeEvent(tx, {

@@ -2056,7 +2056,7 @@ export type paths = {
         put?: never;
         /**
          * Tell the portal a card replacement succeeded (re-read from Stripe); answers the card on file
-         * @description The page's message after Stripe.js confirmed the SetupIntent: it is re-read from Stripe, never taken on the browser's word. Succeeded: its card becomes the default (a newer replacement that succeeded already stays the default) and the card on file is answered. 404 setup_intent_not_found: not a card replacement of this customer. 409 setup_intent_not_succeeded: not succeeded (yet); nothing changed.
+         * @description The page's message after Stripe.js confirmed the SetupIntent: it is re-read from Stripe, never taken on the browser's word. Succeeded: its card becomes the default (a newer replacement that succeeded already stays the default), an auto top-up paused for card_declined or no_payment_method resumes (topping up at once when the total is below its threshold), and the card on file is answered. 404 setup_intent_not_found: not a card replacement of this customer. 409 setup_intent_not_succeeded: not succeeded (yet); nothing changed.
          */
         post: {
             parameters: {
