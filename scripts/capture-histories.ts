@@ -23,20 +23,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { FailureType, nonRetryable } from '../src/activities/failures';
+import { saveAutoTopUp } from '../src/db/auto-top-up';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
 import { purchaseTimeouts } from '../src/purchases';
+import { startTopUp, topUpContext } from '../src/purchases/auto-top-up';
 import {
   cancelPurchaseUpdate,
   type PurchaseState,
   paymentMethodAddedSignal,
   paymentOutcomeSignal,
   purchaseWorkflow,
+  purchaseWorkflowId,
 } from '../src/workflows';
 import { HISTORIES_DIR, historyFromJson, historyToJson } from '../test/replay/history-files';
 import { testConfig } from '../test/support/config';
 import { emulatorControl } from '../test/support/emulator-control';
 import { activityRan } from '../test/support/history';
-import { type PurchaseEnv, purchaseEnv } from '../test/support/purchase-env';
+import { type PurchaseEnv, purchaseEnv, type ShopperOptions } from '../test/support/purchase-env';
 import { workflowBundle } from '../test/support/worker';
 import { stackDown, stackUp } from './stack/stack';
 
@@ -98,6 +101,23 @@ const deadlineOnlyWaits = {
   stripeRecheckIntervalMs: 10 * 60 * 1000,
 };
 
+/**
+ * An auto top-up of a new shopper: saving the settings (threshold above the empty balance) records the
+ * top-up purchase, started as the routes start it (trigger auto_top_up in its input).
+ */
+async function autoTopUp(env: PurchaseEnv, shopper: ShopperOptions): Promise<Handle> {
+  const who = await env.shopper(shopper);
+  const { topUp } = await saveAutoTopUp(
+    env.sql,
+    { organizationId: who.organizationId, customerId: who.customerId },
+    { enabled: true, thresholdCredits: 100, creditPackId: who.packId, quantity: 1, monthlyLimit: 1_000_000 },
+    { ...topUpContext(), maxQuantity: env.config.MAX_PURCHASE_QUANTITY },
+  );
+  if (!topUp) throw new Error('the settings did not start a top-up');
+  await startTopUp({ temporal: env.temporal.client, config: env.config, log: console }, topUp);
+  return env.temporal.client.workflow.getHandle(purchaseWorkflowId(topUp.id));
+}
+
 const flows: Flow[] = [
   {
     name: 'rerun-of-settled-purchase-untouched',
@@ -129,6 +149,34 @@ const flows: Flow[] = [
     description: 'card on file: pending → charging → crediting → completed',
     expect: 'completed',
     run: async (env) => (await env.buy(await env.shopper({ card: 'pm_card_visa' }))).handle,
+  },
+  {
+    name: 'auto-top-up-completed',
+    description:
+      'auto top-up, card on file: charged off-session, completed (no marker: the path of any purchase)',
+    expect: 'completed',
+    run: (env) => autoTopUp(env, { card: 'pm_card_visa' }),
+  },
+  {
+    name: 'auto-top-up-declined',
+    description:
+      'auto top-up declined (0341), the first in a row: failed card_declined, not paused (no marker)',
+    expect: 'failed',
+    run: (env) => autoTopUp(env, { card: 'pm_card_chargeCustomerFail' }),
+  },
+  {
+    name: 'auto-top-up-authentication-required',
+    description:
+      'auto top-up needing 3-D Secure: the PaymentIntent canceled at once, failed authentication_required, the auto top-up paused (search attribute)',
+    expect: 'failed',
+    run: (env) => autoTopUp(env, { card: 'pm_card_authenticationRequired' }),
+  },
+  {
+    name: 'auto-top-up-no-card',
+    description:
+      'auto top-up with no card on file: failed no_payment_method without asking for a card, the auto top-up paused (search attribute)',
+    expect: 'failed',
+    run: (env) => autoTopUp(env, {}),
   },
   {
     name: 'completed-quantity-3',

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { ensureSearchAttributes } from '../scripts/stack/search-attributes';
 import { stackDown, stackUp } from '../scripts/stack/stack';
 import { createSql } from '../src/db/client';
 import { checkInvariants, formatReport } from '../src/invariants';
@@ -20,6 +21,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   const config = testConfig();
   const log = (line: string) => console.log(`[stack:test] ${line}`);
   const started = await stackUp(config, log);
+  // A stack kept running from before the list of search attributes grew gets the new ones now.
+  const added = await ensureSearchAttributes(config);
+  if (added.length > 0) log(`temporal: search attributes registered: ${added.join(', ')}`);
   const sql = createSql(config.databaseUrl, {
     maxConnections: 2,
     applicationName: 'credit-pack-test-invariants',

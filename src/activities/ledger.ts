@@ -1,4 +1,5 @@
 import { log } from '@temporalio/activity';
+import { autoTopUpPausedReasonOf } from '../db/auto-top-up';
 import type { Sql } from '../db/client';
 import { constraintViolation } from '../db/errors';
 import { GrantRefusedError, grantPurchaseCredits, RunNotOwnerError } from '../db/ledger';
@@ -18,9 +19,10 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
     /**
      * Mirrors the workflow's state into the row. Idempotent (a retry writes the same values); a move
      * the transition table forbids, or one the database refuses (a settled purchase), fails for good
-     * instead of retrying for hours.
+     * instead of retrying for hours. Answers, for an auto top-up, why the customer's auto top-up is
+     * paused after this write (the database pauses it on the top-up's outcome), else null.
      */
-    async recordPurchaseStatus(record: StatusRecord): Promise<void> {
+    async recordPurchaseStatus(record: StatusRecord): Promise<{ autoTopUpPausedReason: string | null }> {
       let recorded: boolean;
       try {
         recorded = await recordPurchaseStatus(sql, record, currentRunId());
@@ -44,6 +46,7 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
         status: record.status,
         ...(record.failure ? { failureCode: record.failure.code } : {}),
       });
+      return { autoTopUpPausedReason: await autoTopUpPausedReasonOf(sql, record.purchaseId) };
     },
 
     /**

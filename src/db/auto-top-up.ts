@@ -258,3 +258,16 @@ export async function listPausedAutoTopUps(
      where organization_id = ${organizationId} and enabled and paused_reason is not null
      order by paused_at`;
 }
+
+/**
+ * The reason the auto top-up of a top-up purchase's customer is paused now (null: not paused, or not an
+ * auto top-up). The purchase workflow shows it as a search attribute when its outcome paused it.
+ */
+export async function autoTopUpPausedReasonOf(sql: Sql, purchaseId: string): Promise<string | null> {
+  const [row] = await sql<{ reason: string | null }[]>`
+    select a.paused_reason as reason
+      from purchases p
+      join auto_top_ups a on a.organization_id = p.organization_id and a.customer_id = p.customer_id
+     where p.id = ${purchaseId} and p.trigger = 'auto_top_up' and a.enabled`;
+  return row?.reason ?? null;
+}

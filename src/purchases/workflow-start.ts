@@ -8,6 +8,7 @@ import {
   CustomerIdKey,
   OrganizationIdKey,
   PurchaseStatusKey,
+  PurchaseTriggerKey,
 } from '../workflows/purchase/search-attributes';
 
 export interface PurchaseTimeouts {
@@ -59,6 +60,7 @@ export async function startPurchaseWorkflow(
       { key: CustomerIdKey, value: purchase.customer_id },
       { key: CreditPackIdKey, value: purchase.credit_pack_id },
       { key: PurchaseStatusKey, value: 'pending' },
+      { key: PurchaseTriggerKey, value: purchase.trigger },
     ],
     staticSummary: `Credit pack purchase ${purchase.id}: ${purchase.quantity} × ${purchase.credit_pack_id}`,
   });

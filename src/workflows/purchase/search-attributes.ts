@@ -16,4 +16,26 @@ export const PurchaseStatusKey = defineSearchAttributeKey(
   SearchAttributeType.KEYWORD,
 );
 
-export const customSearchAttributes = [OrganizationIdKey, CustomerIdKey, CreditPackIdKey, PurchaseStatusKey];
+/** What started the purchase: `portal`, `auto_top_up` or `admin` (find top-ups in the UI). */
+export const PurchaseTriggerKey = defineSearchAttributeKey(
+  'CreditPackPurchaseTrigger',
+  SearchAttributeType.KEYWORD,
+);
+/**
+ * Set on an auto top-up whose end left the customer's auto top-up paused: the reason (card_declined,
+ * authentication_required, no_payment_method, pack_unavailable, not_eligible). Operators find paused
+ * auto top-ups with `CreditPackAutoTopUpPaused IS NOT NULL`.
+ */
+export const AutoTopUpPausedKey = defineSearchAttributeKey(
+  'CreditPackAutoTopUpPaused',
+  SearchAttributeType.KEYWORD,
+);
+
+export const customSearchAttributes = [
+  OrganizationIdKey,
+  CustomerIdKey,
+  CreditPackIdKey,
+  PurchaseStatusKey,
+  PurchaseTriggerKey,
+  AutoTopUpPausedKey,
+];

@@ -27,7 +27,7 @@ import {
   paymentOutcomeSignal,
   purchaseStatusQuery,
 } from './messages';
-import { PurchaseStatusKey } from './search-attributes';
+import { AutoTopUpPausedKey, PurchaseStatusKey } from './search-attributes';
 
 /** Statuses in which the customer may still cancel: nothing is being charged right now. */
 const cancelableStatuses: readonly PurchaseStatus[] = [
@@ -77,6 +77,16 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     input.stripeRecheckIntervalMs && patched('recheck-stripe-during-waits')
       ? input.stripeRecheckIntervalMs
       : null;
+
+  /**
+   * An auto top-up is charged off-session only and never waits for the customer: no card on file fails
+   * it (`no_payment_method`) instead of asking for one, and a charge that needs 3-D Secure is canceled
+   * and fails it (`authentication_required`) instead of waiting up to an hour. Behind patched(): only
+   * auto top-ups call it (their input names the trigger), so no other purchase's history changes, and
+   * only where their path differs (asked there, so a top-up's history starts as any purchase's).
+   */
+  const offSessionOnly = (): boolean =>
+    input.trigger === 'auto_top_up' && patched('auto-top-up-off-session-only');
 
   // ── Messages ──────────────────────────────────────────────────────────────────────────────────────
   setHandler(purchaseStatusQuery, () => ({ ...state }));
@@ -132,17 +142,25 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     state.failure = failure;
     upsertSearchAttributes([{ key: PurchaseStatusKey, value: status }]);
     setCurrentDetails(`**${status}**${failure ? `: ${failure.code}: ${failure.message}` : ''}`);
-    await db.recordPurchaseStatus.executeWithOptions({ summary: `record status ${status}` }, [
-      {
-        purchaseId: state.purchaseId,
-        status,
-        nextAction,
-        failure,
-        setupIntentId: state.setupIntentId,
-        paymentIntentId: state.paymentIntentId,
-        refundId: state.refundId,
-      },
-    ]);
+    const recorded = await db.recordPurchaseStatus.executeWithOptions(
+      { summary: `record status ${status}` },
+      [
+        {
+          purchaseId: state.purchaseId,
+          status,
+          nextAction,
+          failure,
+          setupIntentId: state.setupIntentId,
+          paymentIntentId: state.paymentIntentId,
+          refundId: state.refundId,
+        },
+      ],
+    );
+    // An auto top-up whose outcome paused the customer's auto top-up says so, for operators to find
+    // (only auto top-ups, all started after 'auto-top-up-off-session-only': no older history changes).
+    if (isTerminalPurchaseStatus(status) && recorded?.autoTopUpPausedReason && offSessionOnly()) {
+      upsertSearchAttributes([{ key: AutoTopUpPausedKey, value: recorded.autoTopUpPausedReason }]);
+    }
   }
 
   /**
@@ -204,6 +222,12 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       const declined = typedFailure(error, FailureType.CardDeclined);
       if (!declined) throw error;
       return fail('failed', declinedFailure(declined.details?.[0] as CardDeclinedDetails));
+    }
+    if (parties.paymentMethodId === null && offSessionOnly()) {
+      return fail('failed', {
+        code: 'no_payment_method',
+        message: 'There is no card on file to charge for the auto top-up. Nothing was charged.',
+      });
     }
     const paymentMethodId = parties.paymentMethodId ?? (await collectPaymentMethod(parties.stripeCustomerId));
     if (paymentMethodId === null) return; // settled: expired or canceled
@@ -362,6 +386,9 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         return false;
       }
       const authentication = typedFailure(error, FailureType.AuthenticationRequired);
+      if (authentication && offSessionOnly()) {
+        return declineAuthentication(authentication.details?.[0] as AuthenticationRequiredDetails);
+      }
       if (authentication) {
         const paid = await authenticate(authentication.details?.[0] as AuthenticationRequiredDetails);
         compensations.remove('cancel PaymentIntent'); // succeeded (the refund covers it) or settled
@@ -369,6 +396,27 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       }
       throw error;
     }
+  }
+
+  /**
+   * An auto top-up that needs 3-D Secure: nobody is there to authenticate, so the PaymentIntent is
+   * canceled at once and the purchase fails `authentication_required` (which pauses the auto top-up).
+   * True if it had succeeded after all (the cancel finds it so): then it is credited as charged.
+   */
+  async function declineAuthentication({ paymentIntentId }: AuthenticationRequiredDetails): Promise<boolean> {
+    state.paymentIntentId = paymentIntentId;
+    const { status } = await stripe.cancelPaymentIntent.executeWithOptions(
+      { summary: 'cancel the payment (an auto top-up cannot do 3-D Secure)' },
+      [{ purchaseId: input.purchaseId, paymentIntentId }],
+    );
+    if (status === 'succeeded') return true;
+    compensations.remove('refund'); // canceled: no money was taken
+    await fail('failed', {
+      code: 'authentication_required',
+      message:
+        'The bank asked for 3-D Secure, which an auto top-up cannot do off-session: the payment was canceled and nothing was charged.',
+    });
+    return false;
   }
 
   /**
