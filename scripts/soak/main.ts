@@ -391,7 +391,10 @@ async function main(): Promise<number> {
       // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the API
       const p: any = await api('GET', `/v1/portal/purchases/${r.purchaseId}`, who.token, { deadline });
       r.seen = p.status;
-      if (p.status === status || isTerminalPurchaseStatus(p.status)) return p;
+      // Completed is terminal, but a refunded purchase passes through it.
+      const settled =
+        isTerminalPurchaseStatus(p.status) && !(status === 'refunded' && p.status === 'completed');
+      if (p.status === status || settled) return p;
       if (Date.now() > deadline || stopping) throw new Error(`still ${p.status} at the deadline`);
       await sleep(400);
     }
