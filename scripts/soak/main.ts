@@ -156,7 +156,16 @@ function spawnChild(child: Child): void {
     if (child.process !== proc) return;
     child.process = null;
     child.ready = false;
-    if (stopping || child.killing) return;
+    if (stopping) return;
+    if (child.killing) {
+      // One of our kills: started again half a second after it is gone.
+      setTimeout(() => {
+        if (stopping || child.process !== null) return;
+        spawnChild(child);
+        stats.workerStarts++;
+      }, 500);
+      return;
+    }
     stats.unexpectedExits[child.name] = (stats.unexpectedExits[child.name] ?? 0) + 1;
     log(
       `${child.name} exited on its own (code ${code}, signal ${signal}); restarting it (its log: ${logDir})`,
@@ -538,11 +547,6 @@ async function main(): Promise<number> {
       victim.process.kill('SIGKILL');
       stats.workerKills++;
       log(`SIGKILLed ${victim.name} (kill ${stats.workerKills}; ${finished}/${options.purchases} done)`);
-      await sleep(500);
-      if (!stopping && victim.process === null) {
-        spawnChild(victim);
-        stats.workerStarts++;
-      }
     }
   })();
 
@@ -662,7 +666,11 @@ async function main(): Promise<number> {
             error: r.error,
           })),
       },
-      kills: { ...stats, restarts: restartLog },
+      kills: {
+        ...stats,
+        restarts: restartLog,
+        workersUpAtEnd: workers.filter((w) => w.process !== null).length,
+      },
       faults: { ...chaosState.counters, nextChargeKeys },
       http: transient,
       invariants: {
@@ -688,7 +696,10 @@ async function main(): Promise<number> {
     );
     line('unexpected outcomes', unexpected.length === 0 ? 'none' : unexpected.slice(0, 10));
     line('lane errors', report.purchases.errors.length === 0 ? 'none' : report.purchases.errors.slice(0, 5));
-    line('worker kills survived', `${stats.workerKills} SIGKILLs of ${options.workers} workers`);
+    line(
+      'worker kills survived',
+      `${stats.workerKills} SIGKILLs of ${options.workers} workers (${stats.workerStarts} restarts, ${report.kills.workersUpAtEnd} up at the end)`,
+    );
     line(
       'restarts',
       `Temporal ${stats.temporalRestarts}, Postgres ${stats.postgresRestarts}; unexpected exits ${JSON.stringify(stats.unexpectedExits)}`,
