@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../catalog/helpers';
 import { type PortalCustomer, type PortalHarness, portalHarness } from '../checkout/harness';
+import { waitFor } from '../support/wait';
 import { launchChromium, SCREENSHOTS, UI_TIMEOUT } from './chromium';
 
 /**
@@ -183,6 +184,126 @@ describe('the portal page: balance and card on file (headless Chromium)', () => 
     expect(await page.getByTestId('purchased-credits').textContent()).toBe('0');
     expect(await page.getByTestId('debt').isVisible()).toBe(false);
     expect(await page.getByTestId('purchased-credits').getAttribute('class')).toBeNull();
+    await page.close();
+  });
+});
+
+describe('the portal page: auto top-up panel (headless Chromium)', () => {
+  /** The customer's auto top-up purchases, oldest first, once `count` of them have settled. */
+  const settledTopUps = (who: PortalCustomer, count: number) =>
+    waitFor(async () => {
+      const all = (await ok(h.app, 'GET', '/v1/portal/purchases', { token: who.token }))
+        .filter((p: { trigger: string }) => p.trigger === 'auto_top_up')
+        .reverse();
+      const done = all.filter((p: { status: string }) => ['completed', 'failed'].includes(p.status));
+      return all.length === count && done.length === count ? all : null;
+    }, `${count} settled top-ups`);
+
+  it('off at first; saved with the total below the threshold, it tops up at once and the page follows it', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    const page = await openPortal(who, 'auto-top-up');
+    await page.getByTestId('auto-form').waitFor({ state: 'visible' });
+    expect(await page.getByTestId('auto-state').getAttribute('data-state')).toBe('off');
+    expect(await page.getByTestId('auto-state').textContent()).toMatch(/^Off/);
+    expect(await page.getByTestId('auto-paused').isVisible()).toBe(false);
+
+    // A threshold that is not a number of credits is refused on the page; nothing is saved.
+    await page.getByTestId('auto-enabled').check();
+    await page.getByTestId('auto-threshold').fill('-5');
+    await page.getByTestId('auto-limit').fill('100');
+    await page.getByTestId('auto-save').click();
+    await page.locator('#error:not([hidden])').waitFor();
+    expect(await ok(h.app, 'GET', '/v1/portal/auto-top-up', { token: who.token })).toMatchObject({
+      state: 'off',
+    });
+
+    // The total is 1,000 plan credits: a threshold of 1,500 tops up at once.
+    await page.getByTestId('auto-threshold').fill('1500');
+    await page.getByTestId('auto-pack').selectOption(h.pack.id);
+    await page.getByTestId('auto-save').click();
+    await page.locator('[data-testid="auto-state"][data-state="active"]').waitFor();
+    expect(await page.getByTestId('auto-saved').isVisible()).toBe(true);
+    expect(await page.getByTestId('auto-state').textContent()).toContain(
+      'when your credits fall below 1,500',
+    );
+    expect(await page.getByTestId('auto-state').textContent()).toContain('at most $100.00 a month');
+    await waitForPurchaseStatus(page, 'completed');
+    expect(await page.locator('#progress-title').textContent()).toBe('Auto top-up');
+    await page.locator('[data-testid="purchased-credits"]', { hasText: '500' }).waitFor();
+    expect(await page.locator('[data-testid="history-row"]').textContent()).toContain('(auto top-up)');
+    await shot(page, 'auto-top-up-2-saved-and-topped-up');
+
+    expect(await ok(h.app, 'GET', '/v1/portal/auto-top-up', { token: who.token })).toEqual({
+      enabled: true,
+      thresholdCredits: 1500,
+      creditPackId: h.pack.id,
+      quantity: 1,
+      monthlyLimit: 10000,
+      state: 'active',
+      pausedReason: null,
+    });
+    const [topUp] = await settledTopUps(who, 1);
+    expect(topUp).toMatchObject({ status: 'completed', trigger: 'auto_top_up' });
+    expect(page.problems).toEqual([]);
+    await page.close();
+  });
+
+  it('paused after three declines, the page says why; replacing the card resumes it and the top-up completes', async () => {
+    const who = await h.customer({ card: 'pm_card_visa' });
+    await ok(h.app, 'PUT', '/v1/portal/auto-top-up', {
+      token: who.token,
+      body: { enabled: true, thresholdCredits: 100, creditPackId: h.pack.id, monthlyLimit: 1_000_000 },
+      status: 200,
+    });
+    const oldCard = (await stripeDefaultOf(who))!;
+    await h.emulator('POST', `/payment_methods/${oldCard}/decline_charges`, {
+      decline_code: 'insufficient_funds',
+    });
+    const use = (credits: number) =>
+      ok(h.app, 'POST', `/v1/customers/${who.id}/usage`, {
+        token: h.world.apiKey,
+        body: { credits },
+        headers: { 'idempotency-key': randomUUID() },
+        status: 200,
+      });
+    const { total } = await ok(h.app, 'GET', '/v1/portal/balance', { token: who.token });
+    await use(total - 50);
+    await settledTopUps(who, 1);
+    await use(10);
+    await settledTopUps(who, 2);
+    await use(10);
+    await settledTopUps(who, 3);
+
+    const page = await openPortal(who, 'auto-top-up-paused');
+    await page.locator('[data-testid="auto-state"][data-state="paused"]').waitFor();
+    const paused = page.getByTestId('auto-paused');
+    expect(await paused.getAttribute('data-reason')).toBe('card_declined');
+    expect(await paused.textContent()).toContain('declined three times in a row');
+    expect(await page.getByTestId('auto-enabled').isChecked()).toBe(true);
+    expect(await page.getByTestId('auto-threshold').inputValue()).toBe('100');
+    expect(await page.getByTestId('auto-limit').inputValue()).toBe('10000.00');
+    await shot(page, 'auto-top-up-paused-2-paused');
+
+    await page.getByTestId('replace-card').click();
+    await page.getByTestId('replace-card-4242').check();
+    await page.getByTestId('save-replacement').click();
+    await page.locator('[data-testid="card-summary"][data-last4="4242"]').waitFor();
+    await page.locator('[data-testid="auto-state"][data-state="active"]').waitFor();
+    expect(await paused.isVisible()).toBe(false);
+    // Resumed below the threshold (30 credits left): the top-up is made at once, on the new card.
+    await waitForPurchaseStatus(page, 'completed');
+    expect(await page.locator('#progress-title').textContent()).toBe('Auto top-up');
+    await page.locator('[data-testid="total-credits"]', { hasText: '530' }).waitFor();
+    await shot(page, 'auto-top-up-paused-3-resumed');
+    const topUps = await settledTopUps(who, 4);
+    expect(topUps.map((p: { status: string }) => p.status)).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'completed',
+    ]);
+    expect(await chargedCard(topUps[3].id)).toBe(await stripeDefaultOf(who));
+    expect(page.problems).toEqual([]);
     await page.close();
   });
 });

@@ -389,8 +389,13 @@
     api('GET', '/v1/portal/me')
       .then(showWho)
       .catch(() => {});
+    // A new card resumes an auto top-up paused for a declined or missing card (it may top up now).
+    loadAutoTopUp().catch(() => {});
     const rebuy = replacement.rebuy;
-    if (!rebuy) return;
+    if (!rebuy) {
+      await followOpenTopUp();
+      return;
+    }
     const pack = state.packs.get(rebuy.packId);
     const button = document.querySelector(`[data-testid="buy-${rebuy.packId}"]`);
     if (!pack || !button) {
@@ -398,6 +403,132 @@
       return;
     }
     await buy(pack, rebuy.quantity, button);
+  }
+
+  // ── Auto top-up ───────────────────────────────────────────────────────────────────────────────
+  /** Why an auto top-up is paused, in plain words, with what resumes it. */
+  const pausedWords = {
+    card_declined:
+      'Paused: your card was declined three times in a row. Replace your card above, or save these settings again, to resume.',
+    no_payment_method: 'Paused: there is no card on file. Add a card above to resume.',
+    authentication_required:
+      'Paused: your bank asked to confirm a top-up (3-D Secure), which cannot be done while you are away. Save these settings again to resume.',
+    monthly_limit:
+      "Paused: this month's top-ups reached your monthly limit. It resumes on the 1st of next month, or raise the limit and save.",
+    pack_unavailable: 'Paused: the pack you chose is no longer offered. Choose another pack and save.',
+    not_eligible: 'Paused: your plan or subscription does not allow buying credits now.',
+  };
+
+  async function loadAutoTopUp() {
+    let settings;
+    try {
+      settings = await api('GET', '/v1/portal/auto-top-up');
+    } catch (error) {
+      if (isStale(error)) throw error;
+      show($('auto-top-up'), false);
+      return;
+    }
+    renderAutoTopUp(settings);
+  }
+
+  function packWords(packId, quantity) {
+    const pack = state.packs.get(packId);
+    const name = pack ? pack.name : 'a pack no longer offered';
+    return pack
+      ? `${quantity} × ${name} (${credits(pack.credits * quantity)} credits, ${money(pack.price * quantity)})`
+      : name;
+  }
+
+  function renderAutoTopUp(settings) {
+    show($('auto-top-up'), state.packs.size > 0 || settings.enabled);
+    const line = $('auto-state');
+    line.dataset.state = settings.state;
+    line.textContent =
+      settings.state === 'off'
+        ? 'Off: credits are bought only when you buy them.'
+        : `${settings.state === 'paused' ? 'Paused' : 'On'}: when your credits fall below ` +
+          `${credits(settings.thresholdCredits)}, ${packWords(settings.creditPackId, settings.quantity)} is ` +
+          `bought with your card on file, at most ${money(settings.monthlyLimit)} a month.`;
+    const paused = $('auto-paused');
+    paused.textContent = settings.pausedReason ? pausedWords[settings.pausedReason] || 'Paused.' : '';
+    paused.dataset.reason = settings.pausedReason || '';
+    show(paused, Boolean(settings.pausedReason));
+
+    $('auto-enabled').checked = settings.enabled;
+    $('auto-threshold').value = settings.thresholdCredits === null ? '' : String(settings.thresholdCredits);
+    $('auto-quantity').value = String(settings.quantity ?? 1);
+    $('auto-quantity').max = String(state.settings.maxQuantity);
+    $('auto-limit').value = settings.monthlyLimit === null ? '' : (settings.monthlyLimit / 100).toFixed(2);
+    const select = $('auto-pack');
+    select.replaceChildren();
+    for (const pack of state.packs.values()) {
+      select.append(
+        el(
+          'option',
+          { value: pack.id },
+          `${pack.name}: ${credits(pack.credits)} credits for ${money(pack.price)}`,
+        ),
+      );
+    }
+    if (settings.creditPackId && !state.packs.has(settings.creditPackId)) {
+      select.append(el('option', { value: settings.creditPackId }, 'The pack you chose (no longer offered)'));
+    }
+    if (settings.creditPackId) select.value = settings.creditPackId;
+  }
+
+  async function saveAutoTopUp(event) {
+    event.preventDefault();
+    const generation = state.generation;
+    const button = $('auto-save');
+    showError('');
+    show($('auto-saved'), false);
+    const thresholdCredits = Number($('auto-threshold').value);
+    const quantity = Number($('auto-quantity').value);
+    const limitDollars = Number($('auto-limit').value);
+    const creditPackId = $('auto-pack').value;
+    if ($('auto-threshold').value === '' || !Number.isInteger(thresholdCredits) || thresholdCredits < 0) {
+      showError('The threshold is a whole number of credits, 0 or more.');
+      return;
+    }
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > state.settings.maxQuantity) {
+      showError(`Choose a quantity from 1 to ${state.settings.maxQuantity}.`);
+      return;
+    }
+    if ($('auto-limit').value === '' || !Number.isFinite(limitDollars) || limitDollars < 0) {
+      showError('The monthly limit is an amount in dollars, 0 or more.');
+      return;
+    }
+    if (!creditPackId) {
+      showError('Choose a pack to buy.');
+      return;
+    }
+    button.disabled = true;
+    try {
+      const saved = await api('PUT', '/v1/portal/auto-top-up', {
+        enabled: $('auto-enabled').checked,
+        thresholdCredits,
+        creditPackId,
+        quantity,
+        monthlyLimit: Math.round(limitDollars * 100),
+      });
+      renderAutoTopUp(saved);
+      show($('auto-saved'), true);
+      // Saved below the threshold, a top-up starts at once: follow it like a purchase.
+      await followOpenTopUp();
+    } catch (error) {
+      showFailure(error);
+    } finally {
+      if (generation === state.generation) button.disabled = false;
+    }
+  }
+
+  /** Follows an auto top-up in flight (unless a purchase of the customer's own is being followed). */
+  async function followOpenTopUp() {
+    const purchases = await loadHistory();
+    const busy = state.current && !terminal.includes(state.current.status);
+    const open = purchases.find((p) => p.trigger === 'auto_top_up' && !terminal.includes(p.status));
+    if (open && !busy) follow(open);
+    else await loadBalance();
   }
 
   /** "Use another card" on a declined purchase: a new card, then the same pack and quantity again. */
@@ -467,7 +598,12 @@
           'tr',
           { 'data-testid': 'history-row', 'data-purchase-id': p.id, 'data-status': p.status },
           el('td', {}, new Date(p.createdAt).toLocaleString()),
-          el('td', {}, `${p.quantity} × ${pack ? pack.name : p.creditPackId}`),
+          el(
+            'td',
+            {},
+            `${p.quantity} × ${pack ? pack.name : p.creditPackId}`,
+            p.trigger === 'auto_top_up' ? el('span', { className: 'hint' }, ' (auto top-up)') : null,
+          ),
           el('td', {}, credits(p.credits)),
           el('td', {}, money(p.price)),
           el('td', {}, el('span', { className: `status ${p.status}` }, statusLabels[p.status] || p.status)),
@@ -618,6 +754,7 @@
     show(section, true);
     section.dataset.purchaseId = purchase.id;
     section.dataset.status = purchase.status;
+    $('progress-title').textContent = purchase.trigger === 'auto_top_up' ? 'Auto top-up' : 'Your purchase';
     const pack = state.packs.get(purchase.creditPackId);
     $('progress-summary').textContent =
       `${purchase.quantity} × ${pack ? pack.name : purchase.creditPackId}: ` +
@@ -882,6 +1019,14 @@
     show($('replace-stripe-card'), false);
     $('replace-stripe-card').replaceChildren();
     show($('use-another-card'), false);
+    show($('auto-top-up'), false);
+    $('auto-state').textContent = '';
+    delete $('auto-state').dataset.state;
+    show($('auto-paused'), false);
+    show($('auto-saved'), false);
+    $('auto-form').reset();
+    $('auto-pack').replaceChildren();
+    $('auto-save').disabled = false;
     $('cannot-buy').textContent = '';
     show($('cannot-buy'), false);
     $('packs').replaceChildren();
@@ -935,7 +1080,7 @@
       show($('test-mode'), settings.testMode);
       showWho(me);
       renderPacks(packs, me);
-      const [, purchases] = await Promise.all([loadBalance(), loadHistory(), loadCard()]);
+      const [, purchases] = await Promise.all([loadBalance(), loadHistory(), loadCard(), loadAutoTopUp()]);
       // Pick up a purchase still in flight (the page was reloaded mid-purchase).
       const open = purchases.find((p) => !terminal.includes(p.status));
       if (open) follow(open);
@@ -968,6 +1113,7 @@
     $('close-replacement').addEventListener('click', closeReplacement);
     $('replace-auth-succeed').addEventListener('click', () => authenticateReplacement('succeed'));
     $('replace-auth-fail').addEventListener('click', () => authenticateReplacement('fail'));
+    $('auto-form').addEventListener('submit', saveAutoTopUp);
     window.addEventListener('hashchange', onHashChange);
     const token = readToken();
     if (!token) {
