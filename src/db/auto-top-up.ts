@@ -9,7 +9,7 @@ import {
   utcMonth,
 } from '../domain/auto-top-up';
 import { AppError } from '../domain/errors';
-import { inFlightPurchaseStatuses } from '../domain/purchase-states';
+import { inFlightPurchaseStatuses, purchaseWorkflowId } from '../domain/purchase-states';
 import type { Query, Sql } from './client';
 import { decideEligibility, loadPurchaseFacts } from './eligibility-queries';
 import { newId } from './ids';
@@ -67,10 +67,9 @@ interface AutoTopUpRow {
 
 type Ids = { organizationId: string; customerId: string };
 
-/** What starting a top-up needs besides the database: the clock, and the purchase's workflow id. */
+/** What starting a top-up needs besides the database: the clock (the monthly limit's UTC month). */
 export interface TopUpContext {
   now: Date;
-  workflowIdOf: (purchaseId: string) => string;
 }
 
 const OFF: AutoTopUp = {
@@ -177,7 +176,7 @@ export async function saveAutoTopUp(
 export async function startTopUpIfBelowThreshold(
   tx: postgres.TransactionSql,
   ids: Ids,
-  { now, workflowIdOf }: TopUpContext,
+  { now }: TopUpContext,
 ): Promise<PurchaseRow | null> {
   const row = await readRow(tx, ids, true);
   if (!row?.enabled) return null;
@@ -234,12 +233,28 @@ export async function startTopUpIfBelowThreshold(
     requestHash: createHash('sha256')
       .update(JSON.stringify({ creditPackId: facts.pack.id, quantity: row.quantity }))
       .digest('hex'),
-    workflowId: workflowIdOf(purchaseId),
+    workflowId: purchaseWorkflowId(purchaseId),
     trigger: 'auto_top_up',
   });
   if (!inserted)
     throw new Error(`auto top-up ${autoTopUpIdempotencyKey(n)} of ${ids.customerId} exists already`);
   return inserted;
+}
+
+/**
+ * After credits were taken back from a customer (a refund's reversal, a dispute's hold), in that
+ * transaction: locks the customer (after the purchase, the order every credit movement keeps) and
+ * records the top-up if the total is now below the threshold. Nothing starts its workflow at once
+ * (these writers are the webhook receiver and refund code, which start no purchase): the worker's
+ * sweep of unstarted purchases does, within RECONCILE_INTERVAL_MS.
+ */
+export async function topUpAfterReversal(
+  tx: postgres.TransactionSql,
+  ids: Ids,
+  context: TopUpContext,
+): Promise<PurchaseRow | null> {
+  if (!(await lockCustomerCredits(tx, ids))) return null;
+  return startTopUpIfBelowThreshold(tx, ids, context);
 }
 
 /** Pauses the auto top-up and records auto_top_up.paused (once per pause; see migration 00015). */

@@ -2,6 +2,7 @@ import type postgres from 'postgres';
 import { AppError } from '../domain/errors';
 import { assertTransition } from '../domain/purchase-states';
 import { type RefundStatus, refundStatusOf, refundWorkflowId } from '../domain/refunds';
+import { topUpAfterReversal } from './auto-top-up';
 import type { Query, Sql } from './client';
 import { claimIdempotencyKey, recordIdempotentAnswer } from './idempotency';
 import { newId } from './ids';
@@ -123,8 +124,14 @@ async function moveRefundTotals(
      where id = ${purchase.id}`;
   purchase.refunded_amount_cents = refundedCents;
   purchase.credits_reversed_by_refunds = reversed;
+  if (change > 0) await topUpAfterReversal(tx, customerOf(purchase), { now: new Date() });
   return change;
 }
+
+const customerOf = (purchase: PurchaseRow) => ({
+  organizationId: purchase.organization_id,
+  customerId: purchase.customer_id,
+});
 
 /**
  * Moves a completed purchase to `refunded` once its succeeded refunds cover its price, and a refunded
@@ -375,6 +382,7 @@ export async function openDispute(
     update purchases set dispute_status = 'open', dispute_amount_cents = ${amountCents},
            dispute_credits_held = ${held}, stripe_dispute_id = ${dispute.stripeDisputeId}
      where id = ${purchase.id}`;
+  if (held > 0) await topUpAfterReversal(tx, customerOf(purchase), { now: new Date() });
   return true;
 }
 

@@ -79,3 +79,6 @@ export function assertTransition(purchaseId: string, from: PurchaseStatus, to: P
 }
 
 export type NextAction = { type: 'add_payment_method' | 'authenticate'; clientSecret: string };
+
+/** The workflow id of a purchase: derived from the business key, never random. */
+export const purchaseWorkflowId = (purchaseId: string) => `credit-pack-purchase:${purchaseId}`;

@@ -2,7 +2,6 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { TopUpContext } from '../db/auto-top-up';
 import type { PurchaseRow } from '../db/purchases';
-import { purchaseWorkflowId } from '../workflows';
 import type { PurchaseLog } from './errors';
 import { purchaseTimeouts, startPurchaseWorkflow } from './workflow-start';
 
@@ -13,9 +12,9 @@ import { purchaseTimeouts, startPurchaseWorkflow } from './workflow-start';
  * trigger `auto_top_up` in its input.
  */
 
-/** What the database needs to start a top-up: the clock (real, unless a test passes one) and workflow ids. */
+/** What the database needs to start a top-up: the clock (real, unless a test passes one). */
 export function topUpContext(now: Date = new Date()): TopUpContext {
-  return { now, workflowIdOf: purchaseWorkflowId };
+  return { now };
 }
 
 /** How long a caller waits for Temporal to accept a top-up's start before leaving it to the sweep. */

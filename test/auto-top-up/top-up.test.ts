@@ -8,7 +8,7 @@ import { requestBodyHash } from '../../src/db/idempotency';
 import type { PurchaseRow } from '../../src/db/purchases';
 import { recordUsage } from '../../src/db/usage';
 import { utcMonth } from '../../src/domain/auto-top-up';
-import { purchaseWorkflowExists, startOrphanedPurchases } from '../../src/purchases';
+import { purchaseWorkflowExists, refundPurchase, startOrphanedPurchases } from '../../src/purchases';
 import { startTopUp, topUpContext } from '../../src/purchases/auto-top-up';
 import { purchaseWorkflowId } from '../../src/workflows';
 import {
@@ -301,6 +301,53 @@ describe('auto top-up', () => {
     expect((await settled(next)).status).toBe('completed');
     expect(await total(who)).toBe(530);
     expect(await settingsOf(who, nextMonth)).toMatchObject({ state: 'active' });
+  });
+
+  it('a refund taking credits back below the threshold records a top-up, which the sweep starts', async () => {
+    const who = await env.shopper({ card: 'pm_card_visa' });
+    const { topUp: first } = await save(who);
+    await settled(first); // 500
+    await use(who, 100); // 400 ≥ 100
+    const { statusCode } = await refundPurchase(
+      { sql: env.sql, temporal: env.temporal.client, config: env.config },
+      {
+        organizationId: who.organizationId,
+        purchaseId: first?.id ?? '',
+        amountCents: 2000, // half: 250 credits back, 150 left… still ≥ 100
+        reason: null,
+        idempotencyKey: randomUUID(),
+        requestPath: 'test',
+        requestHash: requestBodyHash({ amount: 2000 }),
+      },
+      { log: quiet },
+    );
+    expect(statusCode).toBe(202);
+    expect(await topUpsOf(who)).toHaveLength(1);
+    await refundPurchase(
+      { sql: env.sql, temporal: env.temporal.client, config: env.config },
+      {
+        organizationId: who.organizationId,
+        purchaseId: first?.id ?? '',
+        amountCents: 2000, // the rest: 250 more back, -100 left
+        reason: null,
+        idempotencyKey: randomUUID(),
+        requestPath: 'test',
+        requestHash: requestBodyHash({ amount: 2000, rest: true }),
+      },
+      { log: quiet },
+    );
+    const [, recorded] = await topUpsOf(who);
+    expect(recorded?.status).toBe('pending');
+    const { started } = await startOrphanedPurchases(
+      { sql: env.sql, client: env.temporal.client, config: env.config },
+      { olderThanMs: 0, organizationId: who.organizationId },
+    );
+    expect(started).toEqual([recorded?.id]);
+    const result = await env.temporal.client.workflow
+      .getHandle(purchaseWorkflowId(recorded?.id ?? ''))
+      .result();
+    expect(result.status).toBe('completed');
+    expect(await total(who)).toBe(-100 + 500);
   });
 
   it('a threshold crossed while Temporal is unreachable: the usage stands, the sweep starts the top-up later', async () => {

@@ -6,8 +6,8 @@ import type { NextAction, PurchaseStatus } from '../../domain/purchase-states';
  * the portal, the webhook receiver, the starter and the tests, so names and payloads cannot drift.
  */
 
-/** The workflow id of a purchase: derived from the business key, never random. */
-export const purchaseWorkflowId = (purchaseId: string) => `credit-pack-purchase:${purchaseId}`;
+/** The workflow id of a purchase: derived from the business key, never random (defined in the domain). */
+export { purchaseWorkflowId } from '../../domain/purchase-states';
 
 export interface PurchaseInput {
   purchaseId: string;
