@@ -68,7 +68,7 @@ export interface StateFileOptions {
   intervalMs?: number;
   /** compact once the journal is larger than this and than the last snapshot (default 32 MiB) */
   compactAfterBytes?: number;
-  /** objects a compaction writes per turn of the event loop (default 2000) */
+  /** objects a compaction writes per turn of the event loop (default 500) */
   compactChunk?: number;
   onError?: (error: unknown) => void;
 }
@@ -107,7 +107,7 @@ export class StateFile {
     const o = typeof options === 'number' ? { intervalMs: options } : options;
     this.intervalMs = o.intervalMs ?? 1_000;
     this.compactAfterBytes = o.compactAfterBytes ?? 32 * 1024 * 1024;
-    this.compactChunk = o.compactChunk ?? 2_000;
+    this.compactChunk = o.compactChunk ?? 500;
     this.onError = o.onError ?? ((error) => console.error('stripe emulator: state not saved:', error));
   }
 
