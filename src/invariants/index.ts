@@ -9,6 +9,7 @@ import {
   readPurchaseLedgerFacts,
 } from '../db/invariant-queries';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchase-states';
+import { autoTopUpViolations } from './auto-top-ups';
 import { receiptAndEventViolations } from './receipts-events';
 
 /**
@@ -34,6 +35,8 @@ export const invariantNames = [
   'no_stuck_purchase',
   'money_has_purchase',
   'completion_recorded',
+  'one_auto_top_up_in_flight',
+  'usage_within_balance',
 ] as const;
 export type InvariantName = (typeof invariantNames)[number];
 
@@ -111,6 +114,7 @@ export async function checkInvariants(
   const customers = await customerViolations(deps.sql, options);
   violations.push(...customers.violations);
   violations.push(...(await receiptAndEventViolations(deps.sql, options)));
+  violations.push(...(await autoTopUpViolations(deps.sql, options)));
 
   const stripeCustomersSkipped: string[] = [];
   if (deps.stripe) {
