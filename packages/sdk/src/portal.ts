@@ -1,9 +1,12 @@
 import { pathOf, Resource, Transport } from './core.js';
 import type {
   IdempotentRequestOptions,
+  PaymentMethodRefreshParams,
+  PaymentMethodReplacement,
   PortalBalance,
   PortalCreditPack,
   PortalMe,
+  PortalPaymentMethod,
   PortalPurchaseListParams,
   PortalSettings,
   Purchase,
@@ -68,6 +71,33 @@ export class PortalPurchasesResource<Throw extends boolean> extends Resource<Thr
       method: 'POST',
       path: pathOf`/v1/portal/purchases/${id}/cancel`,
       retry: 'unsafe',
+      options,
+    });
+  }
+}
+
+export class PortalPaymentMethodResource<Throw extends boolean> extends Resource<Throw> {
+  /** GET /v1/portal/payment-method: the card a purchase charges now, or null. */
+  retrieve(options?: RequestOptions): Result<PortalPaymentMethod, Throw> {
+    return this.call({ method: 'GET', path: '/v1/portal/payment-method', retry: 'safe', options });
+  }
+  /**
+   * POST /v1/portal/payment-method: `{ clientSecret }` of a SetupIntent; confirm it with Stripe.js (test
+   * mode: `testMode.setupIntents.confirm`), then `refresh`. Nothing changes until it succeeded.
+   */
+  replace(options?: RequestOptions): Result<PaymentMethodReplacement, Throw> {
+    return this.call({ method: 'POST', path: '/v1/portal/payment-method', retry: 'unsafe', options });
+  }
+  /**
+   * POST /v1/portal/payment-method/refresh: tells the portal the SetupIntent succeeded (it is re-read from
+   * Stripe); answers the card on file. 409 setup_intent_not_succeeded while it has not.
+   */
+  refresh(params: PaymentMethodRefreshParams, options?: RequestOptions): Result<PortalPaymentMethod, Throw> {
+    return this.call({
+      method: 'POST',
+      path: '/v1/portal/payment-method/refresh',
+      body: params,
+      retry: 'safe',
       options,
     });
   }
@@ -145,6 +175,7 @@ export class PortalClient<Throw extends boolean = false> {
   readonly me: PortalMeResource<Throw>;
   readonly settings: PortalSettingsResource<Throw>;
   readonly purchases: PortalPurchasesResource<Throw>;
+  readonly paymentMethod: PortalPaymentMethodResource<Throw>;
   readonly testMode: PortalTestModeResource<Throw>;
 
   constructor(options: PortalClientOptions<Throw>) {
@@ -155,6 +186,7 @@ export class PortalClient<Throw extends boolean = false> {
     this.me = new PortalMeResource(transport);
     this.settings = new PortalSettingsResource(transport);
     this.purchases = new PortalPurchasesResource(transport);
+    this.paymentMethod = new PortalPaymentMethodResource(transport);
     this.testMode = new PortalTestModeResource(transport);
   }
 }

@@ -120,6 +120,12 @@ export type Purchase = DataOf<'/v1/portal/purchases/{id}', 'get'>;
 export type PurchaseCreateParams = BodyOf<'/v1/portal/purchases', 'post'>;
 export type PortalPurchaseListParams = QueryOf<'/v1/portal/purchases', 'get'>;
 
+/** The card on file (`{ brand, last4, expMonth, expYear }`), or null. */
+export type PortalPaymentMethod = DataOf<'/v1/portal/payment-method', 'get'>;
+/** `{ clientSecret }` of the SetupIntent that replaces the card once confirmed. */
+export type PaymentMethodReplacement = DataOf<'/v1/portal/payment-method', 'post', 201>;
+export type PaymentMethodRefreshParams = BodyOf<'/v1/portal/payment-method/refresh', 'post'>;
+
 export type TestCard = DataOf<'/v1/portal/test-mode/cards', 'get'>[number];
 export type TestModeConfirmParams = BodyOf<'/v1/portal/test-mode/setup-intents/{id}/confirm', 'post'>;
 export type TestModeAuthenticateParams = BodyOf<
