@@ -25,6 +25,7 @@ import { createStripe, createStripeAt } from '../../src/stripe/client';
 import { seededRandom } from '../../tools/stripe-emulator/chaos';
 import { PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths';
 import { postgresCluster } from '../stack/postgres';
+import { portOpen } from '../stack/processes';
 import { stackDown, stackStatus, stackUp } from '../stack/stack';
 import { temporal } from '../stack/temporal';
 import { ApiError, apiClient, retrying, type TransientCounts } from './http';
@@ -71,12 +72,14 @@ const SOAK_ENV: Record<string, string> = {
   STACK_PROFILE: 'product',
   STACK_DIR: '.stack/soak',
   BIND_HOST: '127.0.0.1',
-  TEMPORAL_PORT: '37233',
-  TEMPORAL_UI_PORT: '38233',
+  // Below Linux's ephemeral range (32768–60999), where another process's outgoing connection or
+  // random port can hold a fixed port (Postgres keeps the project's 543x9 series).
+  TEMPORAL_PORT: '26233',
+  TEMPORAL_UI_PORT: '26234',
   POSTGRES_PORT: '54359',
-  STRIPE_EMULATOR_PORT: '42111',
-  STRIPE_MOCK_PORT: '42112',
-  PORTAL_PORT: '33000',
+  STRIPE_EMULATOR_PORT: '26111',
+  STRIPE_MOCK_PORT: '26112',
+  PORTAL_PORT: '26000',
   METRICS_PORT: '0',
   TEMPORAL_PERSISTENCE: 'file',
   LOG_LEVEL: 'info',
@@ -268,6 +271,11 @@ async function main(): Promise<number> {
   await stackStarting;
   const stackUpMs = Date.now() - t0;
 
+  // The portal's port must be free (the stack manager checks its components' ports itself).
+  for (let waited = 0; await portOpen(config.BIND_HOST, config.PORTAL_PORT); waited += 1_000) {
+    if (waited >= 30_000) throw new Error(`PORTAL_PORT ${config.PORTAL_PORT} is held by another process`);
+    await sleep(1_000);
+  }
   const workers = Array.from({ length: options.workers }, (_, i) =>
     addChild(`worker-${i + 1}`, 'src/worker.ts'),
   );
