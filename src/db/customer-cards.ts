@@ -61,26 +61,34 @@ export async function recordDefaultCard(
 }
 
 /**
- * After the customer saved a new card on file (a card replacement): lifts an auto top-up pause that a
- * card caused (`card_declined`, `no_payment_method`; docs/api.md "Card on file"), with the decline count
- * reset, and then, as a saved PUT does, records the top-up purchase if the total is below the threshold
- * (src/db/auto-top-up.ts). One transaction under the customer's lock, like every other credit move; the
- * caller starts the top-up's workflow after the commit. Other pauses (monthly limit, pack, eligibility,
- * 3-D Secure) stay: a new card does not lift them.
+ * Records a new card on file saved by the customer (a card replacement Stripe now holds as the default)
+ * and, only when it is a change (so a repeated message or a duplicate webhook does nothing), lifts an
+ * auto top-up pause that a card caused (`card_declined`, `no_payment_method`; docs/api.md "Card on
+ * file"), with the decline count reset, then, as a saved PUT does, records the top-up purchase if the
+ * total is below the threshold (src/db/auto-top-up.ts). One transaction under the customer's lock, like
+ * every other credit move; the caller starts the top-up's workflow after the commit. Other pauses
+ * (monthly limit, pack, eligibility, 3-D Secure) stay: a new card does not lift them.
  */
-export async function resumeAutoTopUpForNewCard(
+export async function recordNewCardOnFile(
   sql: Sql,
   ids: { organizationId: string; customerId: string },
+  paymentMethodId: string,
   context: TopUpContext,
-): Promise<{ resumed: boolean; topUp: PurchaseRow | null }> {
+): Promise<{ changed: boolean; resumed: boolean; topUp: PurchaseRow | null }> {
   return sql.begin(async (tx) => {
-    if (!(await lockCustomerCredits(tx, ids))) return { resumed: false, topUp: null };
+    if (!(await lockCustomerCredits(tx, ids))) return { changed: false, resumed: false, topUp: null };
+    const changed = await tx`
+      update customers set default_payment_method_id = ${paymentMethodId}, updated_at = now()
+       where organization_id = ${ids.organizationId} and id = ${ids.customerId}
+         and default_payment_method_id is distinct from ${paymentMethodId}
+      returning id`;
+    if (changed.length === 0) return { changed: false, resumed: false, topUp: null };
     const resumed = await tx`
       update auto_top_ups set paused_reason = null, paused_at = null, consecutive_declines = 0
        where organization_id = ${ids.organizationId} and customer_id = ${ids.customerId}
          and enabled and paused_reason in ('card_declined', 'no_payment_method')
       returning customer_id`;
-    if (resumed.length === 0) return { resumed: false, topUp: null };
-    return { resumed: true, topUp: await startTopUpIfBelowThreshold(tx, ids, context) };
+    if (resumed.length === 0) return { changed: true, resumed: false, topUp: null };
+    return { changed: true, resumed: true, topUp: await startTopUpIfBelowThreshold(tx, ids, context) };
   });
 }

@@ -2,12 +2,7 @@ import type { Client } from '@temporalio/client';
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
-import {
-  getCustomerPaymentProfile,
-  linkStripeCustomer,
-  recordDefaultCard,
-  resumeAutoTopUpForNewCard,
-} from '../db/customer-cards';
+import { getCustomerPaymentProfile, linkStripeCustomer, recordNewCardOnFile } from '../db/customer-cards';
 import { AppError } from '../domain/errors';
 import { defaultPaymentMethodOf, stripeCustomerCreation } from '../stripe/customers';
 import { classifyStripeError } from '../stripe/errors';
@@ -25,7 +20,7 @@ import type { PurchaseLog } from './errors';
  * is re-read from Stripe, must belong to the customer's Stripe customer and have succeeded, and only the
  * newest replacement that succeeded is made the default, so a late or repeated message for an older one
  * changes nothing. A new card also resumes an auto top-up paused for `card_declined` or
- * `no_payment_method` (src/db/customer-cards.ts).
+ * `no_payment_method` (src/db/customer-cards.ts), once: when the card on file changes.
  */
 
 export const CARD_REPLACEMENT_PURPOSE = 'card_replacement';
@@ -210,9 +205,9 @@ export async function adoptCardReplacement(
   } catch (error) {
     return stripeTrouble(error);
   }
-  await recordDefaultCard(sql, ids, paymentMethodId);
-  // An auto top-up paused for a declined or missing card resumes, and tops up now if it should.
-  const { resumed, topUp } = await resumeAutoTopUpForNewCard(sql, ids, topUpContext());
+  // Our row follows Stripe; when that is a change, an auto top-up paused for a declined or missing card
+  // resumes, and tops up now if it should (a repeated message or webhook changes nothing).
+  const { resumed, topUp } = await recordNewCardOnFile(sql, ids, paymentMethodId, topUpContext());
   if (resumed) {
     topUps.log.info({ ...ids, setupIntentId, topUp: topUp?.id ?? null }, 'auto top-up resumed by a new card');
     await startTopUp(topUps, topUp);

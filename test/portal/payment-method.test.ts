@@ -372,6 +372,7 @@ describe('a new card and a paused auto top-up', () => {
       body: { card },
     });
     expect(res.body.data.status).toBe('succeeded');
+    return setupIntentId;
   }
 
   it('three declined top-ups pause it (card_declined); a replaced card resumes it and the top-up is made on the new card', async () => {
@@ -400,7 +401,7 @@ describe('a new card and a paused auto top-up', () => {
     ]);
     expect(await autoTopUp(who)).toMatchObject({ state: 'paused', pausedReason: 'card_declined' });
 
-    await replaceWith(who, '4242424242424242');
+    const setupIntentId = await replaceWith(who, '4242424242424242');
     expect(await autoTopUp(who)).toMatchObject({ state: 'active', pausedReason: null });
     // The total (30) is below the threshold: the top-up is made at once, on the new card.
     const after = await settledTopUps(who, 4);
@@ -410,6 +411,25 @@ describe('a new card and a paused auto top-up', () => {
     expect(await chargedCard(after[3].id)).toBe(newCard);
     const balance = (await call(h.app, 'GET', '/v1/portal/balance', { token: who.token })).body.data;
     expect(balance.total).toBe(30 + 500);
+
+    // Paused again later (here by hand): the same card's message again, or its webhook delivered once
+    // more, is no new card, so it stays paused.
+    await h.env.sql`select pause_auto_top_up(${h.world.orgId}, ${who.id}, 'card_declined', now())`;
+    expect(await autoTopUp(who)).toMatchObject({ state: 'paused', pausedReason: 'card_declined' });
+    expect((await refresh(who, setupIntentId)).status).toBe(200);
+    const event = await waitFor(async () => {
+      const [row] = await h.env.sql<{ id: string }[]>`
+        select id from stripe_events where object_id = ${setupIntentId} and type = 'setup_intent.succeeded'`;
+      return row ?? null;
+    }, 'the replacement webhook');
+    await h.emulator('POST', '/webhooks/resend', { eventId: event.id });
+    await waitFor(async () => {
+      const [row] = await h.env.sql<{ deliveries: number }[]>`
+        select deliveries from stripe_events where id = ${event.id}`;
+      return (row?.deliveries ?? 0) >= 2 ? true : null;
+    }, 'the webhook delivered again');
+    expect(await autoTopUp(who)).toMatchObject({ state: 'paused', pausedReason: 'card_declined' });
+    expect(await topUps(who)).toHaveLength(4);
   });
 
   it('a pause a card did not cause (monthly limit) stays paused after a new card', async () => {
