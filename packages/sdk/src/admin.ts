@@ -1,6 +1,8 @@
 import { pathOf, Resource } from './core.js';
 import type {
   AdminPurchase,
+  AutoTopUp,
+  AutoTopUpParams,
   Balance,
   CreditPack,
   CreditPackCreateParams,
@@ -92,6 +94,25 @@ export class CustomersResource<Throw extends boolean> extends Resource<Throw> {
   /** GET /v1/customers/{id}/balance: `{ planCredits, purchasedCredits, total }`. */
   retrieveBalance(id: string, options?: RequestOptions): Result<Balance, Throw> {
     return this.call({ method: 'GET', path: pathOf`/v1/customers/${id}/balance`, retry: 'safe', options });
+  }
+  /** GET /v1/customers/{id}/auto-top-up: the settings, `state` and `pausedReason`. */
+  retrieveAutoTopUp(id: string, options?: RequestOptions): Result<AutoTopUp, Throw> {
+    return this.call({
+      method: 'GET',
+      path: pathOf`/v1/customers/${id}/auto-top-up`,
+      retry: 'safe',
+      options,
+    });
+  }
+  /** PUT /v1/customers/{id}/auto-top-up: saves the settings (resuming a pause); idempotent. */
+  updateAutoTopUp(id: string, params: AutoTopUpParams, options?: RequestOptions): Result<AutoTopUp, Throw> {
+    return this.call({
+      method: 'PUT',
+      path: pathOf`/v1/customers/${id}/auto-top-up`,
+      body: params,
+      retry: 'safe',
+      options,
+    });
   }
 }
 

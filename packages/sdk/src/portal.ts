@@ -1,5 +1,7 @@
 import { pathOf, Resource, Transport } from './core.js';
 import type {
+  AutoTopUp,
+  AutoTopUpParams,
   IdempotentRequestOptions,
   PaymentMethodRefreshParams,
   PaymentMethodReplacement,
@@ -73,6 +75,20 @@ export class PortalPurchasesResource<Throw extends boolean> extends Resource<Thr
       retry: 'unsafe',
       options,
     });
+  }
+}
+
+export class PortalAutoTopUpResource<Throw extends boolean> extends Resource<Throw> {
+  /** GET /v1/portal/auto-top-up: the settings, `state` (active, paused, off) and `pausedReason`. */
+  retrieve(options?: RequestOptions): Result<AutoTopUp, Throw> {
+    return this.call({ method: 'GET', path: '/v1/portal/auto-top-up', retry: 'safe', options });
+  }
+  /**
+   * PUT /v1/portal/auto-top-up: saves the settings (resuming a pause); a total already below the
+   * threshold starts a top-up. Idempotent: the same settings again change nothing more.
+   */
+  update(params: AutoTopUpParams, options?: RequestOptions): Result<AutoTopUp, Throw> {
+    return this.call({ method: 'PUT', path: '/v1/portal/auto-top-up', body: params, retry: 'safe', options });
   }
 }
 
@@ -176,6 +192,7 @@ export class PortalClient<Throw extends boolean = false> {
   readonly settings: PortalSettingsResource<Throw>;
   readonly purchases: PortalPurchasesResource<Throw>;
   readonly paymentMethod: PortalPaymentMethodResource<Throw>;
+  readonly autoTopUp: PortalAutoTopUpResource<Throw>;
   readonly testMode: PortalTestModeResource<Throw>;
 
   constructor(options: PortalClientOptions<Throw>) {
@@ -187,6 +204,7 @@ export class PortalClient<Throw extends boolean = false> {
     this.settings = new PortalSettingsResource(transport);
     this.purchases = new PortalPurchasesResource(transport);
     this.paymentMethod = new PortalPaymentMethodResource(transport);
+    this.autoTopUp = new PortalAutoTopUpResource(transport);
     this.testMode = new PortalTestModeResource(transport);
   }
 }

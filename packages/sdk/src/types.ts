@@ -126,6 +126,11 @@ export type PortalPaymentMethod = DataOf<'/v1/portal/payment-method', 'get'>;
 export type PaymentMethodReplacement = DataOf<'/v1/portal/payment-method', 'post', 201>;
 export type PaymentMethodRefreshParams = BodyOf<'/v1/portal/payment-method/refresh', 'post'>;
 
+/** A customer's auto top-up: its settings, `state` and `pausedReason` (docs/auto-top-up.md). */
+export type AutoTopUp = DataOf<'/v1/portal/auto-top-up', 'get'>;
+/** `{ enabled, thresholdCredits, creditPackId, quantity?, monthlyLimit }` */
+export type AutoTopUpParams = BodyOf<'/v1/portal/auto-top-up', 'put'>;
+
 export type TestCard = DataOf<'/v1/portal/test-mode/cards', 'get'>[number];
 export type TestModeConfirmParams = BodyOf<'/v1/portal/test-mode/setup-intents/{id}/confirm', 'post'>;
 export type TestModeAuthenticateParams = BodyOf<

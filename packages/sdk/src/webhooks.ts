@@ -1,5 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { AdminPurchase } from './types.js';
+import type { AdminPurchase, AutoTopUp } from './types.js';
+
+export type { AutoTopUp };
 
 /**
  * The product's outgoing events (docs/api.md, "Events and webhook endpoints"; agreed, not sent yet):
@@ -22,24 +24,6 @@ export type PurchaseEventType =
   | 'purchase.awaiting_payment_method'
   | 'purchase.partially_refunded'
   | 'purchase.disputed';
-
-/** An auto top-up as the agreed contract describes it (not served yet, so not in the generated types). */
-export interface AutoTopUp {
-  enabled: boolean;
-  thresholdCredits: number | null;
-  creditPackId: string | null;
-  quantity: number | null;
-  monthlyLimit: number | null;
-  state: 'active' | 'paused' | 'off';
-  pausedReason:
-    | null
-    | 'card_declined'
-    | 'monthly_limit'
-    | 'pack_unavailable'
-    | 'not_eligible'
-    | 'no_payment_method'
-    | 'authentication_required';
-}
 
 export interface PurchaseEvent {
   id: string;
