@@ -1,6 +1,7 @@
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import type { Config } from '../../src/config';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { customSearchAttributes } from '../../src/workflows/purchase/search-attributes';
 
 /** temporal.api.enums.v1.IndexedValueType, by the SDK's search attribute type. */
@@ -21,7 +22,10 @@ const indexedValueType: Record<string, number> = {
  * without a restart. Existing attributes are left as they are.
  */
 export async function ensureSearchAttributes(config: Config): Promise<string[]> {
-  const connection = await Connection.connect({ address: config.temporalAddress, connectTimeout: 5_000 });
+  const connection = await Connection.connect({
+    ...temporalConnectionOptions(config),
+    connectTimeout: 5_000,
+  });
   try {
     const namespace = config.TEMPORAL_NAMESPACE;
     const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });

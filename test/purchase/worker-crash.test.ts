@@ -7,6 +7,7 @@ import { createCustomer } from '../../src/db/billing';
 import { createSql, type Sql } from '../../src/db/client';
 import { checkout } from '../../src/purchases';
 import { createStripeAt } from '../../src/stripe/client';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { purchaseStatusQuery, purchaseWorkflowId } from '../../src/workflows';
 import { type StripeEmulatorHandle, startStripeEmulator } from '../../tools/stripe-emulator/index';
 import { testConfig } from '../support/config';
@@ -56,7 +57,7 @@ beforeAll(async () => {
   emulator = await startStripeEmulator({ host: '127.0.0.1', port: 0 });
   sql = createSql(config.databaseUrl);
   startedAt = await databaseNow(sql);
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 });
 

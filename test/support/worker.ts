@@ -12,6 +12,7 @@ import { type Activities, createActivities } from '../../src/activities';
 import type { Config } from '../../src/config';
 import type { Sql } from '../../src/db/client';
 import { createStripe } from '../../src/stripe/client';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { createWorker, WORKFLOWS_PATH } from '../../src/temporal/create-worker';
 
 // Test output stays readable: the SDK logs warnings and errors only (once per test process).
@@ -53,7 +54,7 @@ export async function startTestWorker(
   activityOverrides: Partial<Activities> = {},
 ): Promise<TestTemporal> {
   const taskQueue = `test-${randomUUID()}`;
-  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker = await createWorker({
     config,
     connection: nativeConnection,
@@ -65,7 +66,7 @@ export async function startTestWorker(
     taskQueue,
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   return {
     client,
