@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -281,9 +282,19 @@ describe('the emulator state journal', () => {
     for (let i = 0; i < 100 && journal.compacting; i++) await committed();
     journal.stop();
     await handle.close();
+    const { gen } = JSON.parse(readFileSync(stateFile, 'utf8').split('\n')[0] as string) as { gen: number };
+    expect(gen).toBeGreaterThanOrEqual(1);
+    // A journal older than the snapshot (a crash after the rename, before its deletion) is already in
+    // the snapshot: it is not replayed, and it is deleted.
+    const stale = `${stateFile}.journal.${gen - 1}`;
+    writeFileSync(
+      stale,
+      `${JSON.stringify({ format: 'stripe-emulator-journal', version: 2, gen: gen - 1 })}\n[["d","paymentIntents","${made[0]!.intent.id}"]]\n`,
+    );
 
     const second = await startStripeEmulator({ stateFile });
     try {
+      expect(existsSync(stale)).toBe(false);
       const again = createStripeAt(second.url);
       for (const { customer, intent } of made) {
         expect((await again.paymentIntents.list({ customer: customer.id })).data.map((pi) => pi.id)).toEqual([
