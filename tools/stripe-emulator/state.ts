@@ -324,7 +324,8 @@ export class Store {
 
   logRequest(entry: RequestLogEntry): void {
     this.requestLog.push(entry);
-    if (this.requestLog.length > 10_000) this.requestLog.splice(0, this.requestLog.length - 10_000);
+    // The last 10,000 are shown (dump); trimmed a thousand at a time, not shifted on every request.
+    if (this.requestLog.length > 11_000) this.requestLog.splice(0, this.requestLog.length - 10_000);
   }
 
   /** Restores a state file of format 1 (one JSON document; see state-file.ts) into this empty store. */
@@ -354,12 +355,21 @@ export class Store {
       customers: values(this.customers),
       paymentMethods: values(this.paymentMethods),
       setupIntents: values(this.setupIntents),
-      paymentIntents: values(this.paymentIntents).map((pi) => ({ ...pi, _emulator: this.stats(pi.id) })),
+      // peek: a dump reads, so it marks nothing for the journal
+      paymentIntents: values(this.paymentIntents).map((pi) => ({
+        ...pi,
+        _emulator: this.piStats.peek(pi.id) ?? {
+          requests: 0,
+          creates: 0,
+          confirmations: 0,
+          chargeAttempts: 0,
+        },
+      })),
       charges: values(this.charges),
       refunds: values(this.refunds),
       disputes: values(this.disputes),
       events: values(this.events),
-      requests: this.requestLog,
+      requests: this.requestLog.slice(-10_000),
       counters: {
         customers: this.customers.size,
         paymentMethods: this.paymentMethods.size,
@@ -369,8 +379,8 @@ export class Store {
         refunds: this.refunds.size,
         disputes: this.disputes.size,
         events: this.events.size,
-        requests: this.requestLog.length,
-        replays: this.requestLog.filter((r) => r.replayed).length,
+        requests: Math.min(this.requestLog.length, 10_000),
+        replays: this.requestLog.slice(-10_000).filter((r) => r.replayed).length,
       },
     };
   }
