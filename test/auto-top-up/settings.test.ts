@@ -152,6 +152,43 @@ describe('auto top-up settings', () => {
     expect(await topUps(c.customer.id)).toHaveLength(1);
   });
 
+  it('a pause (pack archived at the threshold) records one auto_top_up.paused event, listed and fanned out to endpoints', async () => {
+    const w = await newWorld(h.app);
+    const c = await newCustomer(h.app, w, w.plans.pro.id);
+    const pack = await newPack(h.app, w);
+    const endpoint = await ok(h.app, 'POST', '/v1/webhook-endpoints', {
+      token: w.apiKey,
+      body: { url: 'http://127.0.0.1:9/hook', events: ['auto_top_up.paused'] },
+    });
+    const body = { enabled: true, thresholdCredits: 500, creditPackId: pack.id, monthlyLimit: 100000 };
+    await ok(h.app, 'PUT', '/v1/portal/auto-top-up', { token: c.token, body });
+    await ok(h.app, 'POST', `/v1/credit-packs/${pack.id}/archive`, { token: w.apiKey, status: 200 });
+    await useCredits(h.app, w, c.customer.id, { credits: 600 }); // 400 < 500: paused, nothing recorded
+    await useCredits(h.app, w, c.customer.id, { credits: 10 }); // still paused: no second event
+    expect(await topUps(c.customer.id)).toEqual([]);
+    const paused = { ...body, quantity: 1, state: 'paused', pausedReason: 'pack_unavailable' };
+    expect(await ok(h.app, 'GET', '/v1/portal/auto-top-up', { token: c.token })).toEqual(paused);
+
+    const events = await ok(h.app, 'GET', '/v1/events?type=auto_top_up.paused', { token: w.apiKey });
+    expect(events).toEqual([
+      {
+        id: expect.stringMatching(/^evt_/),
+        type: 'auto_top_up.paused',
+        createdAt: expect.any(String),
+        data: { customerId: c.customer.id, autoTopUp: paused },
+      },
+    ]);
+    const deliveries = await h.sql`
+      select status from event_deliveries where event_id = ${events[0].id} and endpoint_id = ${endpoint.id}`;
+    expect(deliveries).toEqual([{ status: 'pending' }]);
+    await ok(h.app, 'DELETE', `/v1/webhook-endpoints/${endpoint.id}`, { token: w.apiKey });
+
+    // A PUT lifts the pause, but the pack is still archived: refused, and it stays paused.
+    const refused = await call(h.app, 'PUT', '/v1/portal/auto-top-up', { token: c.token, body });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'credit_pack_archived']);
+    expect((await ok(h.app, 'GET', '/v1/portal/auto-top-up', { token: c.token })).state).toBe('paused');
+  });
+
   it('a PUT whose threshold is above the total records the top-up at once; disabled records nothing', async () => {
     const w = await newWorld(h.app);
     const c = await newCustomer(h.app, w, w.plans.pro.id);
