@@ -246,7 +246,7 @@ export async function startTopUpIfBelowThreshold(
  * transaction: locks the customer (after the purchase, the order every credit movement keeps) and
  * records the top-up if the total is now below the threshold. Nothing starts its workflow at once
  * (these writers are the webhook receiver and refund code, which start no purchase): the worker's
- * sweep of unstarted purchases does, within RECONCILE_INTERVAL_MS.
+ * sweep of unstarted purchases does (RECONCILE_PENDING_AFTER_MS + RECONCILE_INTERVAL_MS at most).
  */
 export async function topUpAfterReversal(
   tx: postgres.TransactionSql,
