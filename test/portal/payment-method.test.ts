@@ -327,6 +327,15 @@ describe('POST /v1/portal/payment-method: replacing the card', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code).toBe('validation_failed');
     }
+    for (const body of [{ card: '4242' }, [], { setupIntentId: 'seti_1' }]) {
+      const res = await call(h.app, 'POST', '/v1/portal/payment-method', { token: who.token, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.code).toBe('validation_failed');
+    }
+    const empty = await call(h.app, 'POST', '/v1/portal/payment-method', { token: who.token, body: {} });
+    expect(empty.status).toBe(201);
+    const query = await call(h.app, 'POST', '/v1/portal/payment-method?x=1', { token: who.token });
+    expect(query.status).toBe(400);
     const unauthorized = await call(h.app, 'POST', '/v1/portal/payment-method', {});
     expect(unauthorized.status).toBe(401);
   });

@@ -51,6 +51,7 @@ export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         description:
           "Answers the client secret of a SetupIntent for the customer (their Stripe customer is created now if they have none). Confirm it with Stripe.js (test mode: POST /v1/portal/test-mode/setup-intents/{id}/confirm), then tell the portal with POST /v1/portal/payment-method/refresh; Stripe's setup_intent.succeeded webhook does the same. Once it succeeded, its card is the customer's default for every later purchase. Nothing changes until then.",
         security: portalSecurity,
+        querystring: S.NoQuery,
         response: S.responses(
           201,
           Type.Object({
@@ -60,6 +61,18 @@ export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       },
     },
     async (request, reply) => {
+      // No fields: no body, or an empty JSON object; anything else is refused, not ignored.
+      const body = request.body as unknown;
+      if (
+        body !== undefined &&
+        body !== null &&
+        !(typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)
+      ) {
+        throw new AppError(
+          'validation_failed',
+          'Invalid body: this request takes no fields (send none, or {}).',
+        );
+      }
       const session = sessionOf(request);
       const { setupIntentId, clientSecret } = await startCardReplacement(sql, stripe, session);
       request.log.info({ setupIntentId }, 'card replacement started');
@@ -77,6 +90,7 @@ export const paymentMethodRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         description:
           "The page's message after Stripe.js confirmed the SetupIntent: it is re-read from Stripe, never taken on the browser's word. Succeeded: its card becomes the default (a newer replacement that succeeded already stays the default), an auto top-up paused for card_declined or no_payment_method resumes (topping up at once when the total is below its threshold), and the card on file is answered. 404 setup_intent_not_found: not a card replacement of this customer. 409 setup_intent_not_succeeded: not succeeded (yet); nothing changed.",
         security: portalSecurity,
+        querystring: S.NoQuery,
         body: Type.Object(
           { setupIntentId: Type.String({ pattern: '^seti_[A-Za-z0-9_]{1,200}$', maxLength: 205 }) },
           { additionalProperties: false },
