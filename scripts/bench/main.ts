@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N]`: the purchase
+ * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--temporal dev|server]`: the purchase
  * against the null purchase (docs/benchmarks.md), in one run, on a stack of the bench's own
  * (STACK_DIR .stack/bench, its own ports, the product profile's dev server on a SQLite file), with the
  * real worker and portal as child processes and the null worker beside them, same worker settings.
@@ -41,8 +41,13 @@ const { values } = parseArgs({
     parked: { type: 'string', default: '2000' },
     credits: { type: 'string', default: '2000' },
     'credit-clients': { type: 'string', default: '10' },
+    temporal: { type: 'string', default: 'dev' },
   },
 });
+if (values.temporal !== 'dev' && values.temporal !== 'server') {
+  console.error(`--temporal must be dev or server (got ${values.temporal})`);
+  process.exit(2);
+}
 function whole(name: string, raw: string | undefined, min = 1): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > 100_000) {
@@ -72,6 +77,9 @@ const BENCH_ENV: Record<string, string> = {
   WORKER_MAX_CACHED_WORKFLOWS: '1000',
   LOG_LEVEL: 'warn',
 };
+// `--temporal server`: the Temporal server on Postgres (docs/temporal-server.md), in a folder of its own.
+if (values.temporal === 'server')
+  Object.assign(BENCH_ENV, { TEMPORAL_MODE: 'server', STACK_DIR: '.stack/bench-server' });
 const sharedTools = toolsBin(loadConfig({ ...process.env, STACK_DIR: '.stack' }));
 const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
@@ -186,7 +194,10 @@ function rssMb(pid: number | undefined): number | null {
 }
 
 function temporalPid(): number | undefined {
-  const file = join(componentDir(config, 'temporal'), 'pid');
+  const file = join(
+    componentDir(config, config.TEMPORAL_MODE === 'server' ? 'temporal-server' : 'temporal'),
+    'pid',
+  );
   if (!existsSync(file)) return undefined;
   const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
   return Number.isInteger(pid) ? pid : undefined;
@@ -576,7 +587,11 @@ commit;
 
 function writeResults(results: Record<string, unknown>): void {
   mkdirSync(join(PROJECT_ROOT, 'test-results'), { recursive: true });
-  const file = join(PROJECT_ROOT, 'test-results', 'bench.json');
+  const file = join(
+    PROJECT_ROOT,
+    'test-results',
+    values.temporal === 'server' ? 'bench-server.json' : 'bench.json',
+  );
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
   log(`wrote ${file}`);

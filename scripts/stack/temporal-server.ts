@@ -37,13 +37,13 @@ const indexedValueType = {
 /**
  * The services' ports, from TEMPORAL_PORT (the frontend's gRPC port). With 7233 they are Temporal's own
  * defaults: history 7234, matching 7235, worker 7239, frontend HTTP 7243, membership 6933-6939
- * (membership ports 300 below, moved under 32768).
+ * (membership ports 300 below, minus 32768 when above it).
  */
 export function temporalServerPorts(config: Config) {
   const p = config.TEMPORAL_PORT;
-  // Temporal stores membership ports as a SQL smallint: they must stay below 32768 (47233 → 26933…).
-  let m = p - 300;
-  while (m + 6 > 32_767) m -= 20_000;
+  // Temporal stores membership ports as a SQL smallint: they must stay below 32768, so above it they
+  // wrap around (47233 → 14165…).
+  const m = (p - 300) % 32_768;
   const services = {
     frontend: { grpcPort: p, membershipPort: m, httpPort: p + 10 },
     history: { grpcPort: p + 1, membershipPort: m + 1 },
@@ -54,7 +54,7 @@ export function temporalServerPorts(config: Config) {
     Object.entries(ports).map(([kind, port]) => ({ port, what: `${name} ${kind}` })),
   );
   for (const { port, what } of all) {
-    if (port < 1 || port > 65_535) {
+    if (port < 1 || port > (what.endsWith('membershipPort') ? 32_767 : 65_535)) {
       throw new StackError(
         `TEMPORAL_PORT ${p} puts the server's ${what} on port ${port}; use a port between 301 and 65525`,
       );
