@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { temporalServerPorts } from '../../scripts/stack/temporal-server';
 import { ConfigError, loadConfig } from '../../src/config';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
 
@@ -129,6 +130,21 @@ describe('the Temporal mode and TLS settings', () => {
     ]);
     expect(loadConfig({ ...exposed, TEMPORAL_MODE: 'server', TEMPORAL_SERVER_TLS: 'mtls' }).BIND_HOST).toBe(
       '0.0.0.0',
+    );
+  });
+
+  it("puts the server mode's services next to TEMPORAL_PORT, membership below 32768 (a SQL smallint)", () => {
+    expect(temporalServerPorts(loadConfig({ TEMPORAL_MODE: 'server' })).services).toEqual({
+      frontend: { grpcPort: 7233, membershipPort: 6933, httpPort: 7243 },
+      history: { grpcPort: 7234, membershipPort: 6934 },
+      matching: { grpcPort: 7235, membershipPort: 6935 },
+      worker: { grpcPort: 7239, membershipPort: 6939 },
+    });
+    const high = temporalServerPorts(loadConfig({ TEMPORAL_MODE: 'server', TEMPORAL_PORT: '47233' }));
+    expect(high.services.frontend).toEqual({ grpcPort: 47233, membershipPort: 14165, httpPort: 47243 });
+    expect(() => temporalServerPorts(loadConfig({ TEMPORAL_PORT: '200' }))).toThrow(/use a port between/);
+    expect(() => temporalServerPorts(loadConfig({ TEMPORAL_PORT: '65530' }))).toThrow(
+      /frontend httpPort on port 65540; use a port between 301 and 65525/,
     );
   });
 });

@@ -311,6 +311,26 @@ describe('purchases on the Temporal server (SQL persistence and visibility, mTLS
     }
   });
 
+  it('keeps its workflows and search attributes across a stop and start of the server', async () => {
+    const t = Date.now();
+    await stackDown(config, log, ['temporal-ui', 'temporal-server']);
+    const restarted = await stackUp(config, log);
+    expect(restarted).toEqual(['temporal-server', 'temporal-ui']);
+    for (const name of restarted) if (!started.includes(name)) started.push(name);
+    timings.restartMs = Date.now() - t;
+    const client = await connectClient(config);
+    try {
+      const query = `CreditPackOrganizationId = "${orgs.concurrent}" AND CreditPackPurchaseStatus = "completed"`;
+      expect((await client.workflow.count(query)).count).toBe(8);
+      // The workers reconnect by themselves: a purchase after the restart completes.
+      const { packId, customer } = await shop();
+      const buyer = await customer('after-restart');
+      expect(await buy(buyer.token, packId)).toMatchObject({ status: 'completed' });
+    } finally {
+      await client.connection.close();
+    }
+  }, 180_000);
+
   it('refuses a client certificate of another CA, saying so', async () => {
     const dir = join(PROJECT_ROOT, config.STACK_DIR, 'test', 'intruder');
     const { ca, caKey } = makeCa(dir, 'other-ca', 'another CA');
