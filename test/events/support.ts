@@ -7,6 +7,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import type { Config } from '../../src/config';
 import { runEventDispatcher } from '../../src/purchases/event-deliveries';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { createWorker } from '../../src/temporal/create-worker';
 import { call, ok } from '../catalog/helpers';
 import { type PortalHarness, portalHarness } from '../checkout/harness';
@@ -84,7 +85,7 @@ export type TestReceiver = Awaited<ReturnType<typeof testReceiver>>;
 
 /** A delivery worker of this file's own, on its own task queue. */
 async function startDeliveryWorker(config: Config, deps: { sql: any; stripe: any }) {
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const worker: Worker = await createWorker({
     config: { ...config, WORKER_MAX_CONCURRENT_ACTIVITIES: config.EVENT_DELIVERY_MAX_CONCURRENT },
     connection,
@@ -117,7 +118,7 @@ export async function eventsHarness({ retryBaseMs = 200 }: { retryBaseMs?: numbe
   };
   const organizationIds: string[] = [h.world.orgId];
   let delivery = await startDeliveryWorker(config, h.env);
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const stopDispatcher = await runEventDispatcher(
     { sql: h.env.sql, client, config },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { diagnosticsWorkflow } from '../../src/workflows';
 import { testConfig } from '../support/config';
 import { freePort } from '../support/ports';
@@ -57,7 +58,7 @@ beforeAll(async () => {
     }
   });
   worker.stderr?.setEncoding('utf8').on('data', (chunk: string) => rawOutput.push(chunk));
-  connection = await Connection.connect({ address: config.temporalAddress });
+  connection = await Connection.connect(temporalConnectionOptions(config));
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   await waitFor(
     () => lines.some((l) => l.msg === 'worker started') || worker.exitCode !== null,

@@ -8,6 +8,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../src/activities';
 import { createPurchase, purchaseTimeouts, startPurchaseWorkflow } from '../../src/purchases';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { createWorker } from '../../src/temporal/create-worker';
 import type { purchaseWorkflow } from '../../src/workflows';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
@@ -114,7 +115,7 @@ describe('a new run of the patched variant, and deprecatePatch()', () => {
 
   beforeAll(async () => {
     env = await purchaseEnv();
-    connection = await NativeConnection.connect({ address: env.config.temporalAddress });
+    connection = await NativeConnection.connect(temporalConnectionOptions(env.config));
     worker = await createWorker({
       config: env.config,
       connection,
