@@ -45,4 +45,35 @@ describe('autoTopUp', () => {
     });
     expect(refused).toMatchObject({ success: false, error: { code: 'credit_pack_not_found' } });
   });
+
+  it('a top-up needing 3-D Secure: the customer sees it in the portal, failed authentication_required and paused', async () => {
+    const who = await h.customer({ card: 'pm_card_authenticationRequired' });
+    const portal = CreditPacks.portal({ token: who.token, baseUrl: h.url, maxRetries: 0 });
+    const settings = { enabled: true, thresholdCredits: 1200, creditPackId: h.pack.id, monthlyLimit: 10_000 };
+    expect(await portal.autoTopUp.update(settings)).toMatchObject({
+      success: true,
+      data: { state: 'active' },
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const state = await portal.autoTopUp.retrieve();
+      if (state.success && state.data.state === 'paused') {
+        expect(state.data.pausedReason).toBe('authentication_required');
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`never paused: ${JSON.stringify(state)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const listed = await portal.purchases.list();
+    if (!listed.success) throw new Error(JSON.stringify(listed));
+    expect(listed.data).toEqual([
+      expect.objectContaining({
+        trigger: 'auto_top_up',
+        status: 'failed',
+        nextAction: null,
+        failure: expect.objectContaining({ code: 'authentication_required' }),
+      }),
+    ]);
+    expect(await portal.balance.retrieve()).toMatchObject({ success: true, data: { total: 1000 } });
+  });
 });
