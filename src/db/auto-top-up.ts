@@ -257,6 +257,32 @@ export async function topUpAfterReversal(
   return startTopUpIfBelowThreshold(tx, ids, context);
 }
 
+/**
+ * "Resumes by itself on the 1st": auto top-ups paused for `monthly_limit` in an earlier UTC month than
+ * `now`, each in its own transaction under the customer's lock, have the pause lifted and, if the total
+ * is below the threshold, their top-up recorded (the worker's sweep calls this, so a customer who can
+ * no longer use credits is topped up too). Returns the top-ups recorded, at most `limit` customers a call.
+ */
+export async function topUpLiftedMonthlyLimits(
+  sql: Sql,
+  { now, limit, organizationId }: { now: Date; limit: number; organizationId?: string | undefined },
+): Promise<PurchaseRow[]> {
+  const lifted = await sql<Ids[]>`
+    select organization_id as "organizationId", customer_id as "customerId" from auto_top_ups
+     where enabled and paused_reason = 'monthly_limit' and paused_at < ${utcMonth(now).start}
+       ${organizationId ? sql`and organization_id = ${organizationId}` : sql``}
+     order by paused_at
+     limit ${limit}`;
+  const recorded: PurchaseRow[] = [];
+  for (const ids of lifted) {
+    const topUp = await sql.begin(async (tx) =>
+      (await lockCustomerCredits(tx, ids)) ? startTopUpIfBelowThreshold(tx, ids, { now }) : null,
+    );
+    if (topUp) recorded.push(topUp);
+  }
+  return recorded;
+}
+
 /** Pauses the auto top-up and records auto_top_up.paused (once per pause; see migration 00015). */
 async function pause(tx: Query, ids: Ids, reason: AutoTopUpPausedReason, now: Date): Promise<void> {
   await tx`select pause_auto_top_up(${ids.organizationId}, ${ids.customerId}, ${reason}, ${now})`;

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
+import { topUpLiftedMonthlyLimits } from '../db/auto-top-up';
 import type { Sql } from '../db/client';
 import { listUnstartedPurchases } from '../db/purchases';
 import { purchaseTimeouts, purchaseWorkflowExists, startPurchaseWorkflow } from './workflow-start';
@@ -14,23 +15,30 @@ export const SWEEP_LIMIT = 100;
  * there forever. Starting is idempotent (the workflow id is the purchase's; REJECT_DUPLICATE +
  * USE_EXISTING), so sweeping a purchase whose workflow runs, or ran, changes nothing. The worker runs
  * it every RECONCILE_INTERVAL_MS; operators run it with `npm run purchase -- reconcile`.
+ *
+ * First, auto top-ups whose monthly limit lifted (a new UTC month at `now`) and whose total is below
+ * their threshold get their top-up recorded and started (src/db/auto-top-up.ts).
  */
 export async function startOrphanedPurchases(
   { sql, client, config }: { sql: Sql; client: Client; config: Config },
-  { olderThanMs, organizationId }: { olderThanMs: number; organizationId?: string },
+  {
+    olderThanMs,
+    organizationId,
+    now = new Date(),
+  }: { olderThanMs: number; organizationId?: string; now?: Date },
 ): Promise<{ checked: number; started: string[] }> {
+  const options = { taskQueue: config.TEMPORAL_TASK_QUEUE, timeouts: purchaseTimeouts(config) };
+  const resumed = await topUpLiftedMonthlyLimits(sql, { now, limit: SWEEP_LIMIT, organizationId });
+  for (const topUp of resumed) await startPurchaseWorkflow(client, topUp, options);
   const rows = await listUnstartedPurchases(sql, {
     olderThanMs,
     limit: SWEEP_LIMIT,
     ...(organizationId ? { organizationId } : {}),
   });
-  const started: string[] = [];
+  const started: string[] = resumed.map((topUp) => topUp.id);
   for (const row of rows) {
     if (await purchaseWorkflowExists(client, row.id)) continue;
-    await startPurchaseWorkflow(client, row, {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      timeouts: purchaseTimeouts(config),
-    });
+    await startPurchaseWorkflow(client, row, options);
     started.push(row.id);
   }
   return { checked: rows.length, started };

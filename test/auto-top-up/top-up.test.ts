@@ -297,10 +297,21 @@ describe('auto top-up', () => {
     expect(await pausedEvents(who)).toHaveLength(1);
 
     expect(await settingsOf(who, nextMonth)).toMatchObject({ state: 'active', pausedReason: null });
-    const next = await use(who, 10, nextMonth);
-    expect((await settled(next)).status).toBe('completed');
-    expect(await total(who)).toBe(530);
+    // On the 1st it resumes by itself: the worker's sweep records and starts the top-up, no usage needed.
+    const { started } = await startOrphanedPurchases(
+      { sql: env.sql, client: env.temporal.client, config: env.config },
+      { olderThanMs: 60_000, organizationId: who.organizationId, now: nextMonth },
+    );
+    expect(started).toHaveLength(1);
+    const [, resumed] = await topUpsOf(who);
+    expect(started).toEqual([resumed?.id]);
+    const result = await env.temporal.client.workflow
+      .getHandle(purchaseWorkflowId(resumed?.id ?? ''))
+      .result();
+    expect(result.status).toBe('completed');
+    expect(await total(who)).toBe(40 + 500);
     expect(await settingsOf(who, nextMonth)).toMatchObject({ state: 'active' });
+    expect(await use(who, 10, nextMonth)).toBeNull(); // 530 ≥ 100
   });
 
   it('a refund taking credits back below the threshold records a top-up, which the sweep starts', async () => {
