@@ -74,6 +74,14 @@ export function diagnoseTls(config: Config, timeoutMs = 3_000): Promise<string |
     };
     const socket = tlsConnect(options);
     socket.setTimeout(timeoutMs, () => done(null));
+    const refused = (detail: string) =>
+      tls.certFile
+        ? `the server refused the client certificate ${tls.certFile} (TEMPORAL_TLS_CERT): it is not signed by a CA the server trusts for clients (${detail})`
+        : `the server requires a client certificate and none is configured (set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY) (${detail})`;
+    let handshakeDone = false;
+    socket.once('secureConnect', () => {
+      handshakeDone = true;
+    });
     socket.once('error', (error: NodeJS.ErrnoException) => {
       const what = `${error.code ?? ''} ${error.message}`;
       if (
@@ -81,11 +89,7 @@ export function diagnoseTls(config: Config, timeoutMs = 3_000): Promise<string |
           what,
         )
       ) {
-        done(
-          tls.certFile
-            ? `the server refused the client certificate ${tls.certFile} (TEMPORAL_TLS_CERT): it is not signed by a CA the server trusts for clients (${error.message.trim()})`
-            : `the server requires a client certificate and none is configured (set TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY) (${error.message.trim()})`,
-        );
+        done(refused(error.message.trim()));
       } else if (/CERT|self.signed|unable to verify|Hostname|altnames/i.test(what)) {
         done(
           `the server's certificate is not trusted: ${error.message.trim()} (TEMPORAL_TLS_CA ${tls.caFile ?? "unset: the system's CAs"}, name ${tls.serverName ?? host})`,
@@ -96,6 +100,10 @@ export function diagnoseTls(config: Config, timeoutMs = 3_000): Promise<string |
         done(null);
       }
     });
+    // Some servers refuse a client certificate by hanging up after the handshake, without an alert.
+    socket.once('close', () =>
+      done(handshakeDone ? refused('the server closed the connection right after the TLS handshake') : null),
+    );
     // A server that accepts us sends its HTTP/2 settings at once; one that refuses sends an alert.
     socket.once('data', () => done(null));
   });
