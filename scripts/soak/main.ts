@@ -349,8 +349,8 @@ async function main(): Promise<number> {
   );
 
   const lanesStart = Date.now();
-  const plan_ = planKinds(options.purchases, options.seed);
-  const records: PurchaseRecord[] = plan_.map((kind, index) => ({
+  const mixOfRun = planKinds(options.purchases, options.seed);
+  const records: PurchaseRecord[] = mixOfRun.map((kind, index) => ({
     index,
     kind,
     purchaseId: null,
