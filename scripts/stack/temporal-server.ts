@@ -483,7 +483,13 @@ export const temporalServer = managedProcess({
       }
     }
   },
-  urls: (config): Record<string, string> => ({ 'Temporal gRPC': config.temporalAddress }),
+  urls: (config): Record<string, string> => ({
+    'Temporal gRPC': config.temporalAddress,
+    // Under mTLS, what a client (the temporal CLI, tctl, a worker elsewhere) needs to connect.
+    ...(config.TEMPORAL_SERVER_TLS === 'mtls'
+      ? { 'Temporal mTLS': `CA and client certificate in ${config.temporalServerTlsDir}` }
+      : {}),
+  }),
 });
 
 /** The Temporal UI server, pointed at the server mode's frontend (over mTLS when it requires it). */
