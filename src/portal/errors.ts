@@ -1,7 +1,7 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { constraintViolation } from '../db/errors';
+import { constraintViolation, databaseUnavailable } from '../db/errors';
 import { AppError, type ErrorCode, httpStatusFor } from '../domain/errors';
 
 /** Every failure leaves in the envelope { success: false, error: { code, message } }. */
@@ -48,6 +48,9 @@ const messages: Partial<Record<ErrorCode, string>> = {
   payload_too_large: 'Request body too large.',
   invalid_json: 'The request body is not valid JSON.',
 };
+
+/** Retry-After of a 503 for a database that is away (a restart takes a few seconds). */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 const routeMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -129,6 +132,14 @@ export function installErrorHandling(app: FastifyInstance): void {
     const pgCode = (error as { code?: unknown }).code;
     if (typeof pgCode === 'string' && /^22[0-9A-Z]{3}$/.test(pgCode)) {
       return sendError(reply, 'validation_failed', 'A value is out of range or malformed.', 400);
+    }
+
+    // Postgres restarting or out of connections: the client should retry, not report a bug (found by the soak,
+    // which restarts Postgres under load: these were 500s).
+    if (databaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendError(reply, 'service_unavailable', 'The database is unavailable for a moment; retry.', 503);
     }
 
     const status = error.statusCode ?? 500;
