@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--temporal dev|server]`: the purchase
+ * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--usage N] [--temporal dev|server]`: the purchase
  * against the null purchase (docs/benchmarks.md), in one run, on a stack of the bench's own
  * (STACK_DIR .stack/bench, its own ports, the product profile's dev server on a SQLite file), with the
  * real worker and portal as child processes and the null worker beside them, same worker settings.
@@ -26,6 +26,7 @@ import {
 } from '../../src/workflows/purchase/search-attributes';
 import { componentDir, PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths';
 import { stackDown, stackStatus, stackUp } from '../stack/stack';
+import { type RunFigures, timed } from './measure';
 import { NULL_TASK_QUEUE } from './null-activities';
 import {
   type NullPurchaseInput,
@@ -33,6 +34,8 @@ import {
   nullPurchaseWorkflow,
   nullWakeSignal,
 } from './null-workflows';
+import { runPgbench } from './pgbench';
+import { benchUsage } from './usage';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     parked: { type: 'string', default: '2000' },
     credits: { type: 'string', default: '2000' },
     'credit-clients': { type: 'string', default: '10' },
+    usage: { type: 'string', default: '2000' },
     temporal: { type: 'string', default: 'dev' },
   },
 });
@@ -61,6 +65,7 @@ const levels = (values.concurrency ?? '').split(',').map((c) => whole('concurren
 const parked = whole('parked', values.parked, 0);
 const credits = whole('credits', values.credits, 0);
 const creditClients = whole('credit-clients', values['credit-clients']);
+const usageCalls = whole('usage', values.usage, 0);
 
 // The bench's own stack: never the product's nor the test's ports or data.
 const BENCH_ENV: Record<string, string> = {
@@ -134,53 +139,6 @@ process.on('SIGINT', () => void shutdown(130));
 process.on('SIGTERM', () => void shutdown(143));
 
 // ---- measurement helpers -------------------------------------------------------------------------
-
-function percentile(sorted: number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)] ?? Number.NaN;
-}
-
-interface RunFigures {
-  concurrency: number;
-  count: number;
-  perSecond: number;
-  p50Ms: number;
-  p95Ms: number;
-  outcomes: Record<string, number>;
-}
-
-/** `count` operations over `concurrency` lanes; each returns its outcome; timed one by one and in total. */
-async function timed(
-  concurrency: number,
-  count: number,
-  one: (lane: number) => Promise<string>,
-): Promise<RunFigures> {
-  const latencies: number[] = [];
-  const outcomes: Record<string, number> = {};
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, lane) => {
-      while (next < count) {
-        next += 1;
-        const s = performance.now();
-        const outcome = await one(lane);
-        latencies.push(performance.now() - s);
-        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-      }
-    }),
-  );
-  const elapsedS = (performance.now() - t0) / 1000;
-  const sorted = latencies.sort((a, b) => a - b);
-  return {
-    concurrency,
-    count: sorted.length,
-    perSecond: sorted.length / elapsedS,
-    p50Ms: percentile(sorted, 50),
-    p95Ms: percentile(sorted, 95),
-    outcomes,
-  };
-}
 
 /** VmRSS of a process, in MB (null when it is gone). */
 function rssMb(pid: number | undefined): number | null {
@@ -471,6 +429,17 @@ async function main(): Promise<void> {
     }
 
     if (credits > 0) results.crediting = await benchCrediting(sql, orgId, pack, shoppers[0]!.id);
+    if (usageCalls > 0) {
+      results.usage = await benchUsage({
+        sql,
+        databaseUrl: config.databaseUrl,
+        orgId,
+        count: usageCalls,
+        clients: creditClients,
+        scriptDir: componentDir(config, 'postgres'),
+        log,
+      });
+    }
   } finally {
     writeResults(results);
     await sql.end({ timeout: 5 });
@@ -541,44 +510,13 @@ select organization_id, customer_id, credits, price_cents, dispute_status, dispu
 commit;
 `,
   );
-  const url = new URL(config.databaseUrl);
-  const perClient = Math.floor(credits / creditClients);
-  const run = spawnSync(
-    '/usr/lib/postgresql/15/bin/pgbench',
-    [
-      '-n',
-      '-M',
-      'prepared',
-      '-h',
-      url.hostname,
-      '-p',
-      url.port,
-      '-U',
-      url.username,
-      '-c',
-      String(creditClients),
-      '-j',
-      '2',
-      '-t',
-      String(perClient),
-      '-f',
-      script,
-      url.pathname.slice(1),
-    ],
-    { encoding: 'utf8' },
-  );
-  const tps = /tps = ([\d.]+)/.exec(run.stdout)?.[1];
-  const latency = /latency average = ([\d.]+) ms/.exec(run.stdout)?.[1];
-  const failed = run.status !== 0 || tps === undefined;
-  if (failed) log(`pgbench failed (exit ${run.status}): ${run.stderr.trim()} ${run.stdout.trim()}`);
-  const pgbench = failed
-    ? null
-    : {
-        clients: creditClients,
-        transactions: perClient * creditClients,
-        perSecond: Number(tps),
-        latencyAvgMs: Number(latency),
-      };
+  const pgbench = runPgbench({
+    databaseUrl: config.databaseUrl,
+    scriptPath: script,
+    clients: creditClients,
+    transactionsPerClient: Math.floor(credits / creditClients),
+    log,
+  });
   log(`crediting (pgbench) C=${creditClients}: ${JSON.stringify(pgbench)}`);
   await sql`drop table if exists bench_credit_ids`;
   await sql`drop sequence if exists bench_credit_seq`;
@@ -634,6 +572,16 @@ function printTable(results: Record<string, unknown>): void {
       : 'pgbench: —';
     console.log(
       `\ncrediting C=${c.clients}: product ${fmt(c.product.perSecond)}/s (p50 ${fmt(c.product.p50Ms, 1)} ms), pgbench ${fmt(c.pgbench?.perSecond)}/s (avg ${fmt(c.pgbench?.latencyAvgMs, 1)} ms): ${ratio}`,
+    );
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON written above
+  const u = results.usage as any;
+  if (u) {
+    const ratio = u.pgbench
+      ? `${(u.product.perSecond / u.pgbench.perSecond).toFixed(2)}× pgbench`
+      : 'pgbench: —';
+    console.log(
+      `usage C=${u.clients}: product ${fmt(u.product.perSecond)}/s (p50 ${fmt(u.product.p50Ms, 1)} ms), pgbench ${fmt(u.pgbench?.perSecond)}/s (avg ${fmt(u.pgbench?.latencyAvgMs, 1)} ms): ${ratio}`,
     );
   }
 }
