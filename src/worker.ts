@@ -3,7 +3,7 @@ import { createActivities } from './activities';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
 import { type AppLogger, createLogger, temporalLogger } from './logger';
-import { startOrphanedPurchases, startOrphanedRefunds } from './purchases';
+import { purchaseStarter, startOrphanedPurchases, startOrphanedRefunds } from './purchases';
 import { runEventDispatcher } from './purchases/event-deliveries';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
@@ -38,8 +38,15 @@ async function main(): Promise<void> {
       throw await explainConnectionError(config, error);
     },
   );
+  // The client the auto top-up activity starts an owed top-up with (start-once, as the sweep does).
+  const client = await connectClient(config);
   try {
-    const activities = createActivities({ config, sql, stripe: createStripe(config) });
+    const activities = createActivities({
+      config,
+      sql,
+      stripe: createStripe(config),
+      startPurchase: purchaseStarter(client, config),
+    });
     const worker = await createWorker({ config, connection, activities });
     // Event deliveries on their own task queue and slots: endpoints that stall never hold up purchases.
     const deliveryWorker = await createWorker({
@@ -70,6 +77,7 @@ async function main(): Promise<void> {
     }
     logger.info('worker stopped');
   } finally {
+    await client.connection.close();
     await connection.close();
     await sql.end({ timeout: 5 });
   }
@@ -89,11 +97,14 @@ async function sweepOrphanedPurchases(
   let running: Promise<void> = Promise.resolve();
   const sweep = async () => {
     try {
-      const { checked, started } = await startOrphanedPurchases(
+      const { checked, started, signaled } = await startOrphanedPurchases(
         { sql, client, config },
         { olderThanMs: config.RECONCILE_PENDING_AFTER_MS },
       );
       if (started.length > 0) logger.warn({ checked, started }, 'started workflows of orphaned purchases');
+      if (signaled.length > 0) {
+        logger.warn({ customers: signaled }, 'signaled auto top-up workflows whose change was not mirrored');
+      }
       const refunds = await startOrphanedRefunds(
         { sql, client, config },
         { olderThanMs: config.RECONCILE_PENDING_AFTER_MS },

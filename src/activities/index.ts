@@ -1,6 +1,7 @@
 import type Stripe from 'stripe';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
+import { createAutoTopUpActivities, type StartPurchase } from './auto-top-up';
 import { createDeliveryActivities } from './deliveries';
 import { createDiagnosticsActivities } from './diagnostics';
 import { createEligibilityActivities } from './eligibility';
@@ -13,6 +14,8 @@ export interface ActivityDeps {
   config: Config;
   sql: Sql;
   stripe: Stripe;
+  /** How the auto top-up workflow's activity starts an owed top-up (src/purchases: purchaseStarter). */
+  startPurchase?: StartPurchase | undefined;
 }
 
 /**
@@ -28,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLedgerActivities(deps),
     ...createRefundActivities(deps),
     ...createDeliveryActivities(deps),
+    ...createAutoTopUpActivities(deps),
   };
 }
 
@@ -39,4 +43,5 @@ export type DatabaseActivities = ReturnType<typeof createEligibilityActivities> 
 export type PaymentActivities = ReturnType<typeof createPaymentActivities>;
 export type RefundActivities = ReturnType<typeof createRefundActivities>;
 export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;
+export type AutoTopUpActivities = ReturnType<typeof createAutoTopUpActivities>;
 export type DiagnosticsActivities = ReturnType<typeof createDiagnosticsActivities>;

@@ -63,6 +63,8 @@ interface AutoTopUpRow {
   paused_at: Date | null;
   consecutive_declines: number;
   top_ups_started: number;
+  /** bigint (as text): bumped by every write but the mirror's (migration 00016) */
+  version?: string;
 }
 
 type Ids = { organizationId: string; customerId: string };
@@ -311,4 +313,79 @@ export async function autoTopUpPausedReasonOf(sql: Sql, purchaseId: string): Pro
       join auto_top_ups a on a.organization_id = p.organization_id and a.customer_id = p.customer_id
      where p.id = ${purchaseId} and p.trigger = 'auto_top_up' and a.enabled`;
   return row?.reason ?? null;
+}
+
+/**
+ * What the customer's auto top-up workflow mirrors (migration 00016): the state at `now`, the row's
+ * version, and the top-up purchase owed (recorded, still `pending`: its workflow may not have started).
+ * Null when the customer has no auto top-up row.
+ */
+export async function readAutoTopUpForMirror(
+  sql: Sql,
+  ids: Ids,
+  now: Date,
+): Promise<{ autoTopUp: AutoTopUp; version: number; owed: PurchaseRow | null } | null> {
+  const row = await readRow(sql, ids);
+  if (!row) return null;
+  const [owed] = await sql<PurchaseRow[]>`
+    select * from purchases
+     where organization_id = ${ids.organizationId} and customer_id = ${ids.customerId}
+       and trigger = 'auto_top_up' and status = 'pending'
+     limit 1`;
+  return {
+    autoTopUp: toAutoTopUp(row, now),
+    version: Number(row.version ?? 0),
+    owed: owed ?? null,
+  };
+}
+
+/** Records that the workflow mirrored `version` (a later change keeps the row unmirrored). */
+export async function recordAutoTopUpMirrored(sql: Sql, ids: Ids, version: number): Promise<void> {
+  await sql`
+    update auto_top_ups set mirrored_version = version
+     where organization_id = ${ids.organizationId} and customer_id = ${ids.customerId}
+       and version = ${version} and mirrored_version is distinct from version`;
+}
+
+/**
+ * Auto top-ups changed since their workflow last mirrored them, and for longer than `olderThanMs` (a
+ * fresher change's signal may be on its way): their signal was lost. The worker's sweep signals them.
+ */
+export async function listUnmirroredAutoTopUps(
+  sql: Sql,
+  {
+    olderThanMs,
+    limit,
+    organizationId,
+  }: { olderThanMs: number; limit: number; organizationId?: string | undefined },
+): Promise<Ids[]> {
+  return sql<Ids[]>`
+    select organization_id as "organizationId", customer_id as "customerId" from auto_top_ups
+     where mirrored_version is distinct from version
+       and changed_at <= now() - make_interval(secs => ${olderThanMs / 1000})
+       ${organizationId ? sql`and organization_id = ${organizationId}` : sql``}
+     order by changed_at
+     limit ${limit}`;
+}
+
+/**
+ * The customer of a purchase, if their auto top-up changed since its workflow mirrored it (after a
+ * reversal, whose transaction may have recorded a top-up or paused it). Null: nothing to tell.
+ */
+export async function unmirroredAutoTopUpOf(sql: Sql, purchaseId: string): Promise<Ids | null> {
+  const [row] = await sql<Ids[]>`
+    select a.organization_id as "organizationId", a.customer_id as "customerId"
+      from purchases p
+      join auto_top_ups a on a.organization_id = p.organization_id and a.customer_id = p.customer_id
+     where p.id = ${purchaseId} and a.mirrored_version is distinct from a.version`;
+  return row ?? null;
+}
+
+/** Whether the customer's auto top-up changed since its workflow mirrored it. */
+export async function autoTopUpUnmirrored(sql: Sql, ids: Ids): Promise<boolean> {
+  const [row] = await sql`
+    select 1 from auto_top_ups
+     where organization_id = ${ids.organizationId} and customer_id = ${ids.customerId}
+       and mirrored_version is distinct from version`;
+  return row !== undefined;
 }

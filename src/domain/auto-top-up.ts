@@ -46,3 +46,10 @@ export function pauseReasonOfIneligibility(code: EligibilityCode): AutoTopUpPaus
 
 /** The idempotency key of a customer's n-th top-up purchase (unique per customer, like a checkout's). */
 export const autoTopUpIdempotencyKey = (n: number): string => `auto_top_up:${n}`;
+
+/**
+ * The id of a customer's long-lived auto top-up workflow (src/workflows/auto-top-up): one per customer,
+ * its ids scoped by organization like every other workflow id derived from a business key.
+ */
+export const autoTopUpWorkflowId = (organizationId: string, customerId: string): string =>
+  `auto-top-up:${organizationId}:${customerId}`;

@@ -6,7 +6,7 @@ import { getCustomerPaymentProfile, linkStripeCustomer, recordNewCardOnFile } fr
 import { AppError } from '../domain/errors';
 import { defaultPaymentMethodOf, stripeCustomerCreation } from '../stripe/customers';
 import { classifyStripeError } from '../stripe/errors';
-import { startTopUp, topUpContext } from './auto-top-up';
+import { notifyAutoTopUp, startTopUp, topUpContext } from './auto-top-up';
 import type { PurchaseLog } from './errors';
 
 /**
@@ -211,6 +211,7 @@ export async function adoptCardReplacement(
   if (resumed) {
     topUps.log.info({ ...ids, setupIntentId, topUp: topUp?.id ?? null }, 'auto top-up resumed by a new card');
     await startTopUp(topUps, topUp);
+    await notifyAutoTopUp({ sql, ...topUps }, ids, 'new card on file');
   }
   return 'replaced';
 }

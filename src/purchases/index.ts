@@ -3,6 +3,13 @@
  * purchase goes through here (the portal's routes, the webhook receiver, the operators' command line,
  * the worker's sweep). The workflow itself is src/workflows/purchase/; its SQL is in src/db/.
  */
+export {
+  notifyAutoTopUp,
+  notifyAutoTopUpOfPurchase,
+  purchaseStarter,
+  signalAutoTopUp,
+  signalUnmirroredAutoTopUps,
+} from './auto-top-up';
 export { cancelPurchase } from './cancel';
 export {
   adoptCardReplacement,

@@ -12,6 +12,7 @@ import {
 } from '../db/refunds';
 import { startWorkflowOnce } from '../temporal/start-once';
 import { type RefundInput, refundWorkflow, refundWorkflowId } from '../workflows';
+import { notifyAutoTopUpOfPurchase } from './auto-top-up';
 import type { PurchaseLog } from './errors';
 import { workflowExists } from './workflow-start';
 
@@ -75,6 +76,8 @@ export async function refundPurchase(
       'refund recorded but its workflow could not be started; the sweep starts it',
     );
   }
+  // Its credits were taken back: a top-up recorded (or a pause) is the customer's workflow's to carry out.
+  await notifyAutoTopUpOfPurchase({ ...deps, log }, refund.purchase_id, 'refund');
   return { statusCode: 202, refund: toRefund(refund) };
 }
 

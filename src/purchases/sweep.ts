@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import { topUpLiftedMonthlyLimits } from '../db/auto-top-up';
 import type { Sql } from '../db/client';
 import { listUnstartedPurchases } from '../db/purchases';
+import { signalUnmirroredAutoTopUps } from './auto-top-up';
 import { purchaseTimeouts, purchaseWorkflowExists, startPurchaseWorkflow } from './workflow-start';
 
 /** At most this many purchases per sweep: a sweep is bounded work, the next one continues. */
@@ -17,7 +18,9 @@ export const SWEEP_LIMIT = 100;
  * it every RECONCILE_INTERVAL_MS; operators run it with `npm run purchase -- reconcile`.
  *
  * First, auto top-ups whose monthly limit lifted (a new UTC month at `now`) and whose total is below
- * their threshold get their top-up recorded and started (src/db/auto-top-up.ts).
+ * their threshold get their top-up recorded and started (src/db/auto-top-up.ts). Last, auto top-ups
+ * changed (for `olderThanMs`) since their per-customer workflow mirrored them get its `changed` signal
+ * again: the signal after their commit was lost (src/purchases/auto-top-up.ts).
  */
 export async function startOrphanedPurchases(
   { sql, client, config }: { sql: Sql; client: Client; config: Config },
@@ -26,7 +29,7 @@ export async function startOrphanedPurchases(
     organizationId,
     now = new Date(),
   }: { olderThanMs: number; organizationId?: string; now?: Date },
-): Promise<{ checked: number; started: string[] }> {
+): Promise<{ checked: number; started: string[]; signaled: string[] }> {
   const options = { taskQueue: config.TEMPORAL_TASK_QUEUE, timeouts: purchaseTimeouts(config) };
   const resumed = await topUpLiftedMonthlyLimits(sql, { now, limit: SWEEP_LIMIT, organizationId });
   for (const topUp of resumed) await startPurchaseWorkflow(client, topUp, options);
@@ -41,5 +44,9 @@ export async function startOrphanedPurchases(
     await startPurchaseWorkflow(client, row, options);
     started.push(row.id);
   }
-  return { checked: rows.length, started };
+  const signaled = await signalUnmirroredAutoTopUps(
+    { sql, client, config },
+    { olderThanMs, limit: SWEEP_LIMIT, organizationId },
+  );
+  return { checked: rows.length, started, signaled };
 }

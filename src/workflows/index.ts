@@ -1,5 +1,7 @@
 // The workflow bundle's entry point: every workflow type the worker registers.
 
+export * from './auto-top-up/messages';
+export { autoTopUpWorkflow } from './auto-top-up/workflow';
 export {
   type EventDeliveryInput,
   type EventDeliveryResult,

@@ -314,7 +314,7 @@ describe('auto top-up', () => {
     expect(await use(who, 10, nextMonth)).toBeNull(); // 530 ≥ 100
   });
 
-  it('a refund taking credits back below the threshold records a top-up, which the sweep starts', async () => {
+  it("a refund taking credits back below the threshold records a top-up, which the customer's workflow starts", async () => {
     const who = await env.shopper({ card: 'pm_card_visa' });
     const { topUp: first } = await save(who);
     await settled(first); // 500
@@ -348,12 +348,13 @@ describe('auto top-up', () => {
       { log: quiet },
     );
     const [, recorded] = await topUpsOf(who);
-    expect(recorded?.status).toBe('pending');
-    const { started } = await startOrphanedPurchases(
-      { sql: env.sql, client: env.temporal.client, config: env.config },
-      { olderThanMs: 0, organizationId: who.organizationId },
+    expect(recorded).toBeDefined();
+    // No sweep: the refund's after-commit signal has the customer's auto top-up workflow start it.
+    await waitFor(
+      () => purchaseWorkflowExists(env.temporal.client, recorded?.id ?? ''),
+      'the top-up recorded by the reversal to start',
+      5_000,
     );
-    expect(started).toEqual([recorded?.id]);
     const result = await env.temporal.client.workflow
       .getHandle(purchaseWorkflowId(recorded?.id ?? ''))
       .result();

@@ -34,6 +34,6 @@ describe('a purchase recorded at checkout whose workflow never started', () => {
       { sql: env.sql, client: env.temporal.client, config: env.config },
       { olderThanMs: 60_000, organizationId: shopper.organizationId },
     );
-    expect(result).toEqual({ checked: 0, started: [] });
+    expect(result).toEqual({ checked: 0, started: [], signaled: [] });
   });
 });

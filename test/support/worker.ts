@@ -11,6 +11,7 @@ import type Stripe from 'stripe';
 import { type Activities, createActivities } from '../../src/activities';
 import type { Config } from '../../src/config';
 import type { Sql } from '../../src/db/client';
+import { purchaseStarter } from '../../src/purchases';
 import { createStripe } from '../../src/stripe/client';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { createWorker, WORKFLOWS_PATH } from '../../src/temporal/create-worker';
@@ -55,19 +56,25 @@ export async function startTestWorker(
 ): Promise<TestTemporal> {
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const worker = await createWorker({
     config,
     connection: nativeConnection,
     activities: {
-      ...createActivities({ config, sql, stripe: stripe ?? createStripe(config) }),
+      ...createActivities({
+        config,
+        sql,
+        stripe: stripe ?? createStripe(config),
+        // The auto top-up workflow starts owed top-ups on this worker's task queue.
+        startPurchase: purchaseStarter(client, { ...config, TEMPORAL_TASK_QUEUE: taskQueue }),
+      }),
       ...activityOverrides,
     },
     workflowBundle: await workflowBundle(),
     taskQueue,
   });
   const running = worker.run();
-  const connection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   return {
     client,
     taskQueue,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { type AutoTopUpSettings, getAutoTopUp, saveAutoTopUp } from '../../db/auto-top-up';
 import { autoTopUpPausedReasons, autoTopUpStates } from '../../domain/auto-top-up';
-import { startTopUp, topUpContext } from '../../purchases/auto-top-up';
+import { notifyAutoTopUp, startTopUp, topUpContext } from '../../purchases/auto-top-up';
 import { envelope, orgOf, type RouteDeps, sessionOf } from '../context';
 import * as S from '../schemas';
 
@@ -109,6 +109,7 @@ export const adminAutoTopUpRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async 
         maxQuantity: config.MAX_PURCHASE_QUANTITY,
       });
       await startTopUp({ temporal, config, log: request.log }, topUp);
+      await notifyAutoTopUp({ sql, temporal, config, log: request.log }, ids, 'settings saved');
       return envelope(autoTopUp);
     },
   );
@@ -155,6 +156,11 @@ export const portalAutoTopUpRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async
         { ...topUpContext(), maxQuantity: config.MAX_PURCHASE_QUANTITY },
       );
       await startTopUp({ temporal, config, log: request.log }, topUp);
+      await notifyAutoTopUp(
+        { sql, temporal, config, log: request.log },
+        { organizationId, customerId },
+        'settings saved',
+      );
       return envelope(autoTopUp);
     },
   );

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { renewSubscription } from '../../db/billing';
 import { requestBodyHash } from '../../db/idempotency';
 import { recordUsage } from '../../db/usage';
-import { startTopUp, topUpContext } from '../../purchases/auto-top-up';
+import { notifyAutoTopUp, startTopUp, topUpContext } from '../../purchases/auto-top-up';
 import { envelope, orgOf, type RouteDeps, requiredIdempotencyKey } from '../context';
 import * as S from '../schemas';
 
@@ -75,6 +75,12 @@ export const creditRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       // Usage that left the total below the auto top-up threshold recorded a top-up: start it (best
       // effort: the sweep starts it if Temporal is away; the usage stands either way).
       await startTopUp({ temporal, config, log: request.log }, topUp);
+      // A top-up recorded or a pause decided at the threshold: the customer's workflow mirrors it.
+      await notifyAutoTopUp(
+        { sql, temporal, config, log: request.log },
+        { organizationId: orgOf(request), customerId: request.params.id },
+        'usage',
+      );
       return reply.status(statusCode).send(envelope(balance));
     },
   );

@@ -15,6 +15,7 @@ import {
   CARD_REPLACEMENT_PURPOSE,
   hintPurchase,
   moneyEventTypes,
+  notifyAutoTopUpOfPurchase,
   prepareMoneyEvent,
 } from '../../purchases';
 import { envelope, type RouteDeps } from '../context';
@@ -158,6 +159,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
           await recordStripeEventOutcome(tx, event.id, outcome, purchaseId);
           return { duplicate: false, outcome: outcome as string, purchaseId };
         });
+        // A refund or dispute that took credits back may have recorded a top-up or paused the auto
+        // top-up: the customer's workflow starts it without waiting for the sweep.
+        if (!result.duplicate && moneyEventTypes.has(event.type)) {
+          await notifyAutoTopUpOfPurchase(
+            { sql, temporal, config, log: request.log },
+            result.purchaseId ?? null,
+            `stripe ${event.type}`,
+          );
+        }
         request.log.info(
           {
             eventId: event.id,

@@ -31,6 +31,21 @@ export const AutoTopUpPausedKey = defineSearchAttributeKey(
   SearchAttributeType.KEYWORD,
 );
 
+/**
+ * A customer's auto top-up as its long-lived workflow (`auto-top-up:<organizationId>:<customerId>`,
+ * src/workflows/auto-top-up) last mirrored it from Postgres: `active`, `paused` or `off`, and why it is
+ * paused (any reason, monthly_limit and pauses decided at the threshold included). Operators find paused
+ * auto top-ups with `CreditPackAutoTopUpState = "paused"`.
+ */
+export const AutoTopUpStateKey = defineSearchAttributeKey(
+  'CreditPackAutoTopUpState',
+  SearchAttributeType.KEYWORD,
+);
+export const AutoTopUpPausedReasonKey = defineSearchAttributeKey(
+  'CreditPackAutoTopUpPausedReason',
+  SearchAttributeType.KEYWORD,
+);
+
 export const customSearchAttributes = [
   OrganizationIdKey,
   CustomerIdKey,
@@ -38,4 +53,6 @@ export const customSearchAttributes = [
   PurchaseStatusKey,
   PurchaseTriggerKey,
   AutoTopUpPausedKey,
+  AutoTopUpStateKey,
+  AutoTopUpPausedReasonKey,
 ];
