@@ -1,5 +1,6 @@
 /**
- * Captures one workflow history per purchase flow, for the replay suite (test/replay).
+ * Captures one workflow history per purchase flow (and the auto top-up workflow's run continued as new),
+ * for the replay suite (test/replay).
  *
  *   npm run histories:capture                       every flow
  *   npm run histories:capture -- --only declined,refunded
@@ -20,14 +21,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowContinuedAsNewError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { FailureType, nonRetryable } from '../src/activities/failures';
 import { saveAutoTopUp } from '../src/db/auto-top-up';
 import type { PurchaseStatus } from '../src/domain/purchase-states';
 import { purchaseTimeouts } from '../src/purchases';
-import { startTopUp, topUpContext } from '../src/purchases/auto-top-up';
+import { signalAutoTopUp, startTopUp, topUpContext } from '../src/purchases/auto-top-up';
 import {
+  autoTopUpWorkflowId,
   cancelPurchaseUpdate,
   type PurchaseState,
   paymentMethodAddedSignal,
@@ -45,16 +47,18 @@ import { stackDown, stackUp } from './stack/stack';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-type Handle = WorkflowHandle<typeof purchaseWorkflow>;
+type Handle = WorkflowHandle<typeof purchaseWorkflow> | WorkflowHandle;
 
 interface Flow {
   name: string;
   description: string;
   /**
    * The terminal status the purchase must reach, or `{ workflowFails }`: the workflow itself must fail
-   * with that ApplicationFailure type (a purchase whose undo cannot be done); else the capture is refused.
+   * with that ApplicationFailure type (a purchase whose undo cannot be done); `{ continuedAsNew }`: the
+   * run (a long-lived workflow's, handled without following runs) must continue as new; else the capture
+   * is refused.
    */
-  expect: PurchaseStatus | { workflowFails: string };
+  expect: PurchaseStatus | { workflowFails: string } | { continuedAsNew: true };
   run(env: PurchaseEnv): Promise<Handle>;
   /** Undoes what the flow left outstanding on purpose (money a failed undo left), after the capture. */
   cleanUp?(env: PurchaseEnv): Promise<void>;
@@ -119,6 +123,29 @@ async function autoTopUp(env: PurchaseEnv, shopper: ShopperOptions): Promise<Han
 }
 
 const flows: Flow[] = [
+  {
+    name: 'auto-top-up-workflow-continued-as-new',
+    description:
+      "a customer's auto top-up workflow (paused at the threshold, monthly_limit): three changed signals at three a run, each batch mirrored, then continued as new",
+    expect: { continuedAsNew: true },
+    run: async (env) => {
+      const who = await env.shopper({ card: 'pm_card_visa' });
+      const ids = { organizationId: who.organizationId, customerId: who.customerId };
+      // The empty balance is below the threshold and the limit below the price: paused monthly_limit.
+      await saveAutoTopUp(
+        env.sql,
+        ids,
+        { enabled: true, thresholdCredits: 100, creditPackId: who.packId, quantity: 1, monthlyLimit: 1 },
+        { ...topUpContext(), maxQuantity: env.config.MAX_PURCHASE_QUANTITY },
+      );
+      await signalAutoTopUp(env.temporal.client, env.config, ids, 'capture', { signalsPerRun: 3 });
+      const workflowId = autoTopUpWorkflowId(ids.organizationId, ids.customerId);
+      const { runId } = await env.temporal.client.workflow.getHandle(workflowId).describe();
+      await signalAutoTopUp(env.temporal.client, env.config, ids, 'capture 2');
+      await signalAutoTopUp(env.temporal.client, env.config, ids, 'capture 3');
+      return env.temporal.client.workflow.getHandle(workflowId, runId, { followRuns: false });
+    },
+  },
   {
     name: 'rerun-of-settled-purchase-untouched',
     description:
@@ -546,15 +573,20 @@ async function main(): Promise<number> {
       const began = Date.now();
       const handle = await flow.run(env);
       const ended = await handle.result().then(
-        (result: PurchaseState) => result.status as string,
+        (result: unknown) => (result as PurchaseState).status as string,
         (error: unknown) => {
+          if (error instanceof WorkflowContinuedAsNewError) return 'continued as new';
           const cause = (error as { cause?: { type?: string } }).cause;
           if (error instanceof WorkflowFailedError && cause?.type) return `workflow failed: ${cause.type}`;
           throw error;
         },
       );
       const expected =
-        typeof flow.expect === 'string' ? flow.expect : `workflow failed: ${flow.expect.workflowFails}`;
+        typeof flow.expect === 'string'
+          ? flow.expect
+          : 'continuedAsNew' in flow.expect
+            ? 'continued as new'
+            : `workflow failed: ${flow.expect.workflowFails}`;
       if (ended !== expected) {
         await flow.cleanUp?.(env);
         throw new Error(`${flow.name}: ended ${ended}, expected ${expected}; not saved`);

@@ -85,3 +85,8 @@ export function loadHistory(file: string, dir = HISTORIES_DIR): LoadedHistory {
   }
   return { file, workflowId: stored.workflowId, history: historyFromJson(stored.history) };
 }
+
+/** The workflow type a history ran (its first event's). */
+export function workflowTypeOf(history: History): string | null {
+  return history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? null;
+}
