@@ -43,9 +43,9 @@ afterAll(async () => {
 }, 60_000);
 
 /** A Pro customer (1,000 plan credits) with a card recorded as the card on file. */
-async function customer() {
+async function customer(card = 'pm_card_visa') {
   const c = await newCustomer(app, world, world.plans.pro.id, 'active', {
-    defaultPaymentMethodId: 'pm_card_visa',
+    defaultPaymentMethodId: card,
   });
   return c.customer.id as string;
 }
@@ -180,6 +180,24 @@ describe('the per-customer auto top-up workflow', () => {
     await findable(customerId, PAUSED_MONTHLY);
     // Mirrored now: the next sweep has nothing to repair for this customer.
     expect((await sweep()).signaled).not.toContain(customerId);
+  }, 60_000);
+
+  it("a pause applied by a top-up's own end (3-D Secure) is found in Temporal once the sweep has signaled it", async () => {
+    const customerId = await customer('pm_card_authenticationRequired');
+    await put(app, customerId, 100_000);
+    await use(app, customerId, 1_000); // total 0: a top-up, whose charge needs 3-D Secure
+    const [topUp] = await topUpsOf(customerId);
+    const result = await env.temporal.client.workflow.getHandle(purchaseWorkflowId(topUp?.id ?? '')).result();
+    expect(result.status).toBe('failed');
+    // Its status write paused the auto top-up (an activity's write: no signal); the sweep sends one.
+    await startOrphanedPurchases(
+      { sql: env.sql, client: env.temporal.client, config: env.config },
+      { olderThanMs: 0, organizationId: world.orgId },
+    );
+    await findable(
+      customerId,
+      "CreditPackAutoTopUpState = 'paused' AND CreditPackAutoTopUpPausedReason = 'authentication_required'",
+    );
   }, 60_000);
 
   it('continue-as-new after a bounded number of signals keeps the state, and the new run still mirrors', async () => {
