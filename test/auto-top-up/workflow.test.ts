@@ -1,19 +1,29 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: JSON answers of the API under test
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities';
 import { saveAutoTopUp } from '../../src/db/auto-top-up';
 import { requestBodyHash } from '../../src/db/idempotency';
 import { recordUsage } from '../../src/db/usage';
 import { buildApp } from '../../src/portal/app';
-import { purchaseWorkflowExists, signalAutoTopUp, startOrphanedPurchases } from '../../src/purchases';
+import {
+  purchaseStarter,
+  purchaseWorkflowExists,
+  signalAutoTopUp,
+  startOrphanedPurchases,
+} from '../../src/purchases';
 import { topUpContext } from '../../src/purchases/auto-top-up';
+import { temporalConnectionOptions } from '../../src/temporal/connection';
+import { createWorker } from '../../src/temporal/create-worker';
 import { autoTopUpWorkflowId, purchaseWorkflowId } from '../../src/workflows';
 import { AutoTopUpPausedReasonKey, AutoTopUpStateKey } from '../../src/workflows/purchase/search-attributes';
 import { newCustomer, newPack, newWorld, ok, uniqueName, type World } from '../catalog/helpers';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 import { waitFor } from '../support/wait';
+import { workflowBundle } from '../support/worker';
 
 /**
  * The per-customer auto top-up workflow (`auto-top-up:<org>:<customer>`), all real: the portal app with
@@ -198,6 +208,51 @@ describe('the per-customer auto top-up workflow', () => {
       customerId,
       "CreditPackAutoTopUpState = 'paused' AND CreditPackAutoTopUpPausedReason = 'authentication_required'",
     );
+  }, 60_000);
+
+  it('changes signaled while no worker polls (down, restarting) are carried out once a worker is back', async () => {
+    // A task queue of this test's own, with no worker yet: Temporal holds the workflow and its signals.
+    const taskQueue = `test-restart-${randomUUID()}`;
+    const config = { ...env.config, TEMPORAL_TASK_QUEUE: taskQueue };
+    const queueApp = await buildApp({ config, sql: env.sql, logger: false, temporal: env.temporal.client });
+    const customerId = await customer();
+    const handle = env.temporal.client.workflow.getHandle(autoTopUpWorkflowId(world.orgId, customerId));
+    let connection: NativeConnection | undefined;
+    let worker: Worker | undefined;
+    let running: Promise<void> | undefined;
+    try {
+      await put(queueApp, customerId, 1_000);
+      await use(queueApp, customerId, 950); // paused monthly_limit, in Postgres
+      expect(await autoTopUpWorkflowExists(customerId)).toBe(true);
+      expect((await handle.describe()).typedSearchAttributes.get(AutoTopUpStateKey)).toBeUndefined();
+
+      connection = await NativeConnection.connect(temporalConnectionOptions(config));
+      worker = await createWorker({
+        config,
+        connection,
+        activities: createActivities({
+          config,
+          sql: env.sql,
+          stripe: env.stripe,
+          startPurchase: purchaseStarter(env.temporal.client, config),
+        }),
+        workflowBundle: await workflowBundle(),
+        taskQueue,
+      });
+      running = worker.run();
+      await findable(customerId, PAUSED_MONTHLY);
+      await put(queueApp, customerId, 100_000);
+      await findable(customerId, ACTIVE);
+      const [topUp] = await topUpsOf(customerId);
+      await completes(topUp?.id ?? '');
+    } finally {
+      await handle.cancel().catch(() => undefined);
+      if (running) await handle.result().catch(() => undefined);
+      worker?.shutdown();
+      await running;
+      await connection?.close();
+      await queueApp.close();
+    }
   }, 60_000);
 
   it('continue-as-new after a bounded number of signals keeps the state, and the new run still mirrors', async () => {
