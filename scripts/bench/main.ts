@@ -1,14 +1,16 @@
 /**
- * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--usage N] [--temporal dev|server]`: the purchase
+ * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--usage N] [--temporal dev|server] [--workers N] [--shards N]`: the purchase
  * against the null purchase (docs/benchmarks.md), in one run, on a stack of the bench's own
  * (STACK_DIR .stack/bench, its own ports, the product profile's dev server on a SQLite file), with the
  * real worker and portal as child processes and the null worker beside them, same worker settings.
+ * `--workers N` runs N product worker processes on the task queue (default 1); `--shards N` (server mode)
+ * sets TEMPORAL_HISTORY_SHARDS on a fresh cluster in `.stack/bench-server-<N>` (docs/scaling.md).
  * Prints a table of figures and ratios and writes test-results/bench.json. Stops everything it started,
  * also on Ctrl-C and on errors.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -46,6 +48,8 @@ const { values } = parseArgs({
     'credit-clients': { type: 'string', default: '10' },
     usage: { type: 'string', default: '2000' },
     temporal: { type: 'string', default: 'dev' },
+    workers: { type: 'string', default: '1' },
+    shards: { type: 'string' },
   },
 });
 if (values.temporal !== 'dev' && values.temporal !== 'server') {
@@ -66,6 +70,12 @@ const parked = whole('parked', values.parked, 0);
 const credits = whole('credits', values.credits, 0);
 const creditClients = whole('credit-clients', values['credit-clients']);
 const usageCalls = whole('usage', values.usage, 0);
+const workerCount = whole('workers', values.workers);
+const shards = values.shards === undefined ? undefined : whole('shards', values.shards);
+if (shards !== undefined && values.temporal !== 'server') {
+  console.error('--shards needs --temporal server');
+  process.exit(2);
+}
 
 // The bench's own stack: never the product's nor the test's ports or data.
 const BENCH_ENV: Record<string, string> = {
@@ -85,6 +95,12 @@ const BENCH_ENV: Record<string, string> = {
 // `--temporal server`: the Temporal server on Postgres (docs/temporal-server.md), in a folder of its own.
 if (values.temporal === 'server')
   Object.assign(BENCH_ENV, { TEMPORAL_MODE: 'server', STACK_DIR: '.stack/bench-server' });
+// Shards are fixed when the cluster's databases are made: a folder (and so a Postgres cluster) per count.
+if (shards !== undefined)
+  Object.assign(BENCH_ENV, {
+    TEMPORAL_HISTORY_SHARDS: String(shards),
+    STACK_DIR: `.stack/bench-server-${shards}`,
+  });
 const sharedTools = toolsBin(loadConfig({ ...process.env, STACK_DIR: '.stack' }));
 const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
@@ -104,10 +120,10 @@ const children: { name: string; process: ChildProcess }[] = [];
 let stackStarting: Promise<string[]> | undefined;
 let stopping = false;
 
-function runChild(name: string, entry: string): ChildProcess {
+function runChild(name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: childEnv,
+    env: { ...childEnv, ...extraEnv },
   });
   children.push({ name, process: child });
   child.once('exit', (code) => {
@@ -172,6 +188,30 @@ function cpuSeconds(pid: number | undefined): number | null {
   }
 }
 
+function postgresPid(): number | undefined {
+  const file = join(componentDir(config, 'postgres'), 'data', 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
+  return Number.isInteger(pid) ? pid : undefined;
+}
+
+/** CPU seconds of a process and its children alive now (Postgres: the postmaster and its backends). */
+function treeCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  let total = cpuSeconds(pid);
+  if (total === null) return null;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      if (Number(fields[1]) === pid) total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -221,7 +261,15 @@ async function main(): Promise<void> {
   await stackStarting;
   if (stopping) return;
 
-  const worker = runChild('worker', 'src/worker.ts');
+  // Each further worker on a metrics port of its own.
+  const workers = Array.from({ length: workerCount }, (_, i) =>
+    runChild(
+      i === 0 ? 'worker' : `worker ${i + 1}`,
+      'src/worker.ts',
+      i === 0 ? {} : { METRICS_PORT: String(config.METRICS_PORT + 10 + i) },
+    ),
+  );
+  const worker = workers[0]!;
   const portal = runChild('portal', 'src/portal/server.ts');
   const nullWorker = runChild('null worker', 'scripts/bench/null-worker.ts');
   await until(
@@ -236,7 +284,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim(),
     cores: (await import('node:os')).cpus().length,
-    options: { purchases, concurrency: levels, parked, credits, creditClients },
+    options: { purchases, concurrency: levels, parked, credits, creditClients, workers: workerCount, shards },
     env: BENCH_ENV,
   };
   try {
@@ -325,14 +373,25 @@ async function main(): Promise<void> {
           temporal: tPid,
           worker: kind === 'null' ? nullWorker.pid : worker.pid,
           portal: portal.pid,
+          postgres: postgresPid(),
         };
-        const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
+        // The product workers' CPU is their sum.
+        const workerCpu = () =>
+          kind === 'null'
+            ? cpuSeconds(nullWorker.pid)
+            : workers.reduce<number | null>((sum, w) => {
+                const s = cpuSeconds(w.pid);
+                return sum === null || s === null ? null : sum + s;
+              }, 0);
+        const cpuOf = (k: string, p: number | undefined) =>
+          k === 'worker' ? workerCpu() : k === 'postgres' ? treeCpuSeconds(p) : cpuSeconds(p);
+        const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuOf(k, p)]));
         const t0 = performance.now();
         const figures = await timed(c, purchases, one);
         const wallS = (performance.now() - t0) / 1000;
         const cpu = Object.fromEntries(
           Object.entries(pids).map(([k, p]) => {
-            const a = cpuSeconds(p);
+            const a = cpuOf(k, p);
             const b = before[k];
             return [k, a === null || b === null || b === undefined ? null : (a - b) / wallS];
           }),
@@ -528,7 +587,9 @@ function writeResults(results: Record<string, unknown>): void {
   const file = join(
     PROJECT_ROOT,
     'test-results',
-    values.temporal === 'server' ? 'bench-server.json' : 'bench.json',
+    values.temporal !== 'server'
+      ? 'bench.json'
+      : `bench-server${shards === undefined ? '' : `-${shards}`}${workerCount === 1 ? '' : `-w${workerCount}`}.json`,
   );
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
@@ -545,7 +606,7 @@ function printTable(results: Record<string, unknown>): void {
   const pct = (n: number | null | undefined) =>
     n === null || n === undefined ? '—' : `${Math.round(n * 100)} %`;
   console.log(
-    '\n| | C | n | per s | p50 ms | p95 ms | × null per s | × null p50 | CPU temporal / worker / portal |',
+    '\n| | C | n | per s | p50 ms | p95 ms | × null per s | × null p50 | CPU temporal / worker / portal / postgres |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
@@ -553,7 +614,7 @@ function printTable(results: Record<string, unknown>): void {
     const f = row.figures;
     const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '—');
     console.log(
-      `| ${row.kind === 'null' ? 'null purchase' : 'HTTP checkout → completed'} | ${f.concurrency} | ${f.count} | ${fmt(f.perSecond, 2)} | ${fmt(f.p50Ms)} | ${fmt(f.p95Ms)} | ${ratio(f.perSecond, floor?.figures.perSecond)} | ${ratio(f.p50Ms, floor?.figures.p50Ms)} | ${pct(row.cpu.temporal)} / ${pct(row.cpu.worker)} / ${pct(row.cpu.portal)} |`,
+      `| ${row.kind === 'null' ? 'null purchase' : 'HTTP checkout → completed'} | ${f.concurrency} | ${f.count} | ${fmt(f.perSecond, 2)} | ${fmt(f.p50Ms)} | ${fmt(f.p95Ms)} | ${ratio(f.perSecond, floor?.figures.perSecond)} | ${ratio(f.p50Ms, floor?.figures.p50Ms)} | ${pct(row.cpu.temporal)} / ${pct(row.cpu.worker)} / ${pct(row.cpu.portal)} / ${pct(row.cpu.postgres)} |`,
     );
   }
   // biome-ignore lint/suspicious/noExplicitAny: the JSON written above
