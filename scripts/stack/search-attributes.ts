@@ -27,16 +27,23 @@ export async function ensureSearchAttributes(config: Config): Promise<string[]> 
     connectTimeout: 5_000,
   });
   try {
-    const namespace = config.TEMPORAL_NAMESPACE;
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = customSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
-    if (missing.length === 0) return [];
-    await connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType[key.type] ?? 2])),
-    });
-    return missing.map((key) => key.name);
+    return await addMissingSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
   } finally {
     await connection.close();
   }
+}
+
+/** The custom search attributes `namespace` lacks, added through the operator service; their names. */
+export async function addMissingSearchAttributes(
+  connection: Connection,
+  namespace: string,
+): Promise<string[]> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing = customSearchAttributes.filter((key) => !(key.name in (customAttributes ?? {})));
+  if (missing.length === 0) return [];
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType[key.type] ?? 2])),
+  });
+  return missing.map((key) => key.name);
 }

@@ -3,13 +3,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { msNumberToTs, SearchAttributeType } from '@temporalio/common';
+import { msNumberToTs } from '@temporalio/common';
 import type { Config } from '../../src/config';
 import { explainConnectionError, temporalConnectionOptions } from '../../src/temporal/connection';
 import { customSearchAttributes } from '../../src/workflows/purchase/search-attributes';
 import { managedProcess } from './managed-process';
 import { componentDir } from './paths';
 import { StackError, waitUntil } from './processes';
+import { addMissingSearchAttributes } from './search-attributes';
 import { ensureTemporalServer, ensureTemporalUi } from './tools';
 
 /**
@@ -22,17 +23,6 @@ export const TEMPORAL_DATABASE = 'temporal';
 export const TEMPORAL_VISIBILITY_DATABASE = 'temporal_visibility';
 /** How long a namespace keeps closed workflows (the dev server keeps them a day). */
 const NAMESPACE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-
-/** temporal.api.enums.v1.IndexedValueType, by the SDK's search attribute type. */
-const indexedValueType = {
-  [SearchAttributeType.TEXT]: 1,
-  [SearchAttributeType.KEYWORD]: 2,
-  [SearchAttributeType.INT]: 3,
-  [SearchAttributeType.DOUBLE]: 4,
-  [SearchAttributeType.BOOL]: 5,
-  [SearchAttributeType.DATETIME]: 6,
-  [SearchAttributeType.KEYWORD_LIST]: 7,
-} as const;
 
 /**
  * The services' ports, from TEMPORAL_PORT (the frontend's gRPC port). With 7233 they are Temporal's own
@@ -418,16 +408,9 @@ export async function registerNamespaceAndSearchAttributes(
       },
       { timeoutMs: 30_000 },
     );
-    const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = customSearchAttributes.filter((key) => !(key.name in (existing.customAttributes ?? {})));
-    if (missing.length > 0) {
-      await connection.operatorService.addSearchAttributes({
-        namespace,
-        searchAttributes: Object.fromEntries(missing.map((key) => [key.name, indexedValueType[key.type]])),
-      });
-      log(
-        `temporal-server: registered search attributes ${missing.map((k) => k.name).join(', ')} in ${namespace}`,
-      );
+    const added = await addMissingSearchAttributes(connection, namespace);
+    if (added.length > 0) {
+      log(`temporal-server: registered search attributes ${added.join(', ')} in ${namespace}`);
     }
     const query = customSearchAttributes.map((key) => `${key.name} = "probe"`).join(' AND ');
     await waitUntil(
@@ -440,7 +423,7 @@ export async function registerNamespaceAndSearchAttributes(
     );
     // Every service refreshes its namespace cache every 2 s (system.namespaceCacheRefreshInterval):
     // the history service must know the attributes before a workflow sets them.
-    if (missing.length > 0) await sleep(3_000);
+    if (added.length > 0) await sleep(3_000);
   });
 }
 
