@@ -218,6 +218,32 @@
     show($('replace-card'), true);
   }
 
+  /**
+   * Test mode: the emulator's test cards as radio buttons in `options` (input name `name`, test ids
+   * `<testIdPrefix>-<last4>`), once; a render that finds them filled meanwhile leaves them as they are.
+   */
+  async function fillTestCardOptions(options, name, testIdPrefix) {
+    if (options.childElementCount > 0) return;
+    const cards = await api('GET', '/v1/portal/test-mode/cards');
+    if (options.childElementCount > 0) return;
+    cards.forEach((card, i) => {
+      options.append(
+        el(
+          'label',
+          {},
+          el('input', {
+            type: 'radio',
+            name,
+            value: card.number,
+            checked: i === 0,
+            'data-testid': `${testIdPrefix}-${card.number.slice(-4)}`,
+          }),
+          ` ${card.label}`,
+        ),
+      );
+    });
+  }
+
   async function loadCard() {
     try {
       showCard(await api('GET', '/v1/portal/payment-method'));
@@ -262,28 +288,7 @@
       if (state.settings.testMode) {
         show($('replace-test-cards'), true);
         show($('replace-stripe-card'), false);
-        const options = $('replace-test-card-options');
-        if (options.childElementCount === 0) {
-          const cards = await api('GET', '/v1/portal/test-mode/cards');
-          if (options.childElementCount === 0) {
-            cards.forEach((card, i) => {
-              options.append(
-                el(
-                  'label',
-                  {},
-                  el('input', {
-                    type: 'radio',
-                    name: 'replace-test-card',
-                    value: card.number,
-                    checked: i === 0,
-                    'data-testid': `replace-card-${card.number.slice(-4)}`,
-                  }),
-                  ` ${card.label}`,
-                ),
-              );
-            });
-          }
-        }
+        await fillTestCardOptions($('replace-test-card-options'), 'replace-test-card', 'replace-card');
       } else {
         show($('replace-test-cards'), false);
         show($('replace-stripe-card'), true);
@@ -793,27 +798,7 @@
     if (state.settings.testMode) {
       show($('test-cards'), true);
       show($('stripe-card'), false);
-      const options = $('test-card-options');
-      if (options.childElementCount === 0) {
-        const cards = await api('GET', '/v1/portal/test-mode/cards');
-        if (options.childElementCount > 0) return; // filled meanwhile by another render
-        cards.forEach((card, i) => {
-          options.append(
-            el(
-              'label',
-              {},
-              el('input', {
-                type: 'radio',
-                name: 'test-card',
-                value: card.number,
-                checked: i === 0,
-                'data-testid': `test-card-${card.number.slice(-4)}`,
-              }),
-              ` ${card.label}`,
-            ),
-          );
-        });
-      }
+      await fillTestCardOptions($('test-card-options'), 'test-card', 'test-card');
     } else {
       show($('test-cards'), false);
       show($('stripe-card'), true);
