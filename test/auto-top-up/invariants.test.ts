@@ -10,6 +10,7 @@ import { checkInvariants } from '../../src/invariants';
 import { topUpContext } from '../../src/purchases/auto-top-up';
 import { insertPurchase } from '../catalog/helpers';
 import { testConfig } from '../support/config';
+import { inRolledBackTransaction } from '../support/rollback';
 
 /**
  * The invariant checker's `one_auto_top_up_in_flight` and `usage_within_balance`: they hold on real
@@ -18,19 +19,6 @@ import { testConfig } from '../support/config';
 
 const sql = createSql(testConfig().databaseUrl, { maxConnections: 2 });
 afterAll(() => sql.end({ timeout: 5 }));
-
-class Rollback extends Error {}
-
-async function inRolledBackTransaction(body: (tx: TransactionSql) => Promise<void>) {
-  await sql
-    .begin(async (tx) => {
-      await body(tx);
-      throw new Rollback();
-    })
-    .catch((error) => {
-      if (!(error instanceof Rollback)) throw error;
-    });
-}
 
 async function world() {
   const { organization } = await createOrganization(sql, {
@@ -71,7 +59,7 @@ describe('usage and auto top-up invariants', () => {
     expect(statusCode).toBe(200);
     expect(await check(sql, w.organizationId)).toEqual([]);
 
-    await inRolledBackTransaction(async (tx) => {
+    await inRolledBackTransaction(sql, async (tx) => {
       await tx`
         insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, description)
         values (${w.organizationId}, ${w.customerId}, 'plan', 'usage', -1, 'planted: one credit too many')`;
@@ -84,7 +72,7 @@ describe('usage and auto top-up invariants', () => {
   it('one_auto_top_up_in_flight: found when two are in flight (the unique index dropped in the transaction)', async () => {
     const w = await world();
     const p = { orgId: w.organizationId, customerId: w.customerId, pack: w.pack };
-    await inRolledBackTransaction(async (tx) => {
+    await inRolledBackTransaction(sql, async (tx) => {
       const first = await insertPurchase(tx as never, p);
       await tx`update purchases set trigger = 'auto_top_up' where id = ${first}`;
       expect(await check(tx, w.organizationId)).toEqual([]);

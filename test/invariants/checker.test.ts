@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/db/ids';
 import { checkInvariants, type InvariantReport } from '../../src/invariants';
 import { type PurchaseEnv, purchaseEnv, type Shopper } from '../support/purchase-env';
+import { inRolledBackTransaction } from '../support/rollback';
 
 /**
  * The invariant checker against real purchases (Temporal, Postgres, the Stripe emulator), and against
@@ -19,22 +20,6 @@ let completedIds: string[];
 let failedId: string;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-class Rollback extends Error {}
-
-/** Runs `fn` in a transaction that is always rolled back, returning what `fn` returned. */
-async function inRolledBackTransaction<T>(fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
-  let result: T | undefined;
-  await env.sql
-    .begin(async (tx) => {
-      result = await fn(tx);
-      throw new Rollback();
-    })
-    .catch((error) => {
-      if (!(error instanceof Rollback)) throw error;
-    });
-  return result as T;
-}
 
 function check(sql: postgres.Sql | postgres.TransactionSql, organizationId: string, withStripe = true) {
   return checkInvariants(
@@ -113,7 +98,7 @@ describe('the invariant checker', () => {
   });
 
   it('fails on a corrupted ledger: credits for a declined purchase, a reversal nobody refunded', async () => {
-    const report = await inRolledBackTransaction(async (tx) => {
+    const report = await inRolledBackTransaction(env.sql, async (tx) => {
       await grant(tx, declined, failedId);
       await tx`
         insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id)
@@ -140,7 +125,7 @@ describe('the invariant checker', () => {
   });
 
   it('fails on a completed purchase with no charge, and on one left open past its deadline', async () => {
-    const report = await inRolledBackTransaction(async (tx) => {
+    const report = await inRolledBackTransaction(env.sql, async (tx) => {
       const uncharged = await fixturePurchase(tx, declined, 'crediting');
       await grant(tx, declined, uncharged);
       await tx`update purchases set status = 'completed' where id = ${uncharged}`;
@@ -162,7 +147,7 @@ describe('the invariant checker', () => {
     const refundedButCredited = newId('purchase');
     // The rows exist only inside the rolled-back transaction; the emulator's charges name ids no row
     // will ever hold, so they stay invisible to every later check.
-    const report = await inRolledBackTransaction(async (tx) => {
+    const report = await inRolledBackTransaction(env.sql, async (tx) => {
       await fixturePurchase(tx, paying, 'crediting', twice);
       await fixturePurchase(tx, paying, 'refunded', kept);
       await grant(tx, paying, twice);
@@ -232,7 +217,7 @@ describe('the invariant checker', () => {
 
   it('recomputes the purchased balance from the purchases, not from the sum the balance view is made of', async () => {
     const [completedId] = completedIds as [string];
-    const report = await inRolledBackTransaction(async (tx) => {
+    const report = await inRolledBackTransaction(env.sql, async (tx) => {
       // The row says 100 credits went back to a refund; no ledger entry took them.
       await tx`update purchases set credits_reversed_by_refunds = 100 where id = ${completedId}`;
       return await check(tx, paying.organizationId, false);

@@ -1,4 +1,3 @@
-import type { TransactionSql } from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCustomer, createOrganization } from '../../src/db/billing';
 import { createSql } from '../../src/db/client';
@@ -6,6 +5,7 @@ import { createCreditPack } from '../../src/db/credit-packs';
 import { checkInvariants } from '../../src/invariants';
 import { insertPurchase } from '../catalog/helpers';
 import { testConfig } from '../support/config';
+import { inRolledBackTransaction } from '../support/rollback';
 
 /**
  * The invariant checker's `completion_recorded`: a completed purchase has one receipt and
@@ -15,19 +15,6 @@ import { testConfig } from '../support/config';
 
 const sql = createSql(testConfig().databaseUrl, { maxConnections: 2 });
 afterAll(() => sql.end({ timeout: 5 }));
-
-class Rollback extends Error {}
-
-async function inRolledBackTransaction(body: (tx: TransactionSql) => Promise<void>) {
-  await sql
-    .begin(async (tx) => {
-      await body(tx);
-      throw new Rollback();
-    })
-    .catch((error) => {
-      if (!(error instanceof Rollback)) throw error;
-    });
-}
 
 describe('completion_recorded', () => {
   it('holds for a completed purchase and finds a missing receipt or a receipt without completion', async () => {
@@ -43,7 +30,7 @@ describe('completion_recorded', () => {
       visibility: { type: 'all_credits_plans' },
     });
     const p = { orgId: organization.id, customerId: customer.id, pack };
-    await inRolledBackTransaction(async (tx) => {
+    await inRolledBackTransaction(sql, async (tx) => {
       const completed = await insertPurchase(tx as never, p);
       await tx`update purchases set status = 'completed' where id = ${completed}`;
       const pending = await insertPurchase(tx as never, p);
