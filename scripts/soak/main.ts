@@ -1,11 +1,14 @@
 /**
- * `npm run soak -- [--purchases N] [--concurrency N] [--seed N] [--timeout-ms N] [--workers N]
- * [--kill-every-ms N] [--max-kills N] [--temporal-restarts 0|1] [--postgres-restarts 0|1]`
+ * `npm run soak -- [--temporal dev|server] [--purchases N] [--concurrency N] [--seed N] [--timeout-ms N]
+ * [--workers N] [--kill-every-ms N] [--max-kills N] [--temporal-restarts 0|1] [--postgres-restarts 0|1]`
  *
  * A mix of purchases over HTTP (card on file, no card with the card added through Stripe and the webhook
  * delivered, declined, 3-D Secure passed or failed, canceled, refunded) on a stack of the soak's own
- * (STACK_DIR .stack/soak, its own ports, Temporal persisting to a SQLite file), while worker processes
- * are SIGKILLed and restarted, Temporal and Postgres are each restarted mid-run, and the Stripe emulator
+ * (options.ts: `--temporal dev`, the default, is STACK_DIR .stack/soak with the dev server persisting to
+ * a SQLite file; `--temporal server` is .stack/soak-server with the Temporal server on the stack's
+ * Postgres, docs/temporal-server.md; each on ports of its own), while worker processes
+ * are SIGKILLed and restarted, Temporal and Postgres are each restarted mid-run (in server mode the
+ * Temporal server process, which keeps its data in that same Postgres and must outlive its restart), and the Stripe emulator
  * answers 5xx, drops answers after the effect, stores 500s under the charge's key and duplicates,
  * delays and reorders webhooks (tools/stripe-emulator/chaos.ts, seeded). At the end every purchase must
  * be terminal and the invariant checker green; a report is printed and written to
@@ -16,7 +19,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config';
 import { createSql } from '../../src/db/client';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../../src/domain/purchase-states';
@@ -28,71 +30,21 @@ import { postgresCluster } from '../stack/postgres';
 import { portOpen } from '../stack/processes';
 import { stackDown, stackStatus, stackUp } from '../stack/stack';
 import { temporal } from '../stack/temporal';
+import { temporalServer } from '../stack/temporal-server';
 import { ApiError, apiClient, retrying, type TransientCounts } from './http';
+import { parseSoakOptions, SoakFlagError, type SoakOptions, soakEnv } from './options';
 
-// ---- flags ---------------------------------------------------------------------------------------
+// ---- flags and the soak's own stack -------------------------------------------------------------
 
-const { values } = parseArgs({
-  options: {
-    purchases: { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '16' },
-    seed: { type: 'string', default: '1' },
-    'timeout-ms': { type: 'string', default: String(40 * 60_000) },
-    workers: { type: 'string', default: '2' },
-    'kill-every-ms': { type: 'string', default: '5000' },
-    'max-kills': { type: 'string', default: '0' },
-    'temporal-restarts': { type: 'string', default: '1' },
-    'postgres-restarts': { type: 'string', default: '1' },
-  },
-});
-function whole(name: string, raw: string | undefined, min: number, max: number): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    console.error(`--${name} must be a whole number from ${min} to ${max} (got ${raw})`);
-    process.exit(2);
-  }
-  return value;
+let options: SoakOptions;
+try {
+  options = parseSoakOptions(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof SoakFlagError)) throw error;
+  console.error(error.message);
+  process.exit(2);
 }
-const options = {
-  purchases: whole('purchases', values.purchases, 1, 100_000),
-  concurrency: whole('concurrency', values.concurrency, 1, 200),
-  seed: whole('seed', values.seed, 0, 2 ** 31 - 1),
-  timeoutMs: whole('timeout-ms', values['timeout-ms'], 10_000, 24 * 3_600_000),
-  workers: whole('workers', values.workers, 1, 8),
-  killEveryMs: whole('kill-every-ms', values['kill-every-ms'], 500, 3_600_000),
-  /** 0 = no bound but time */
-  maxKills: whole('max-kills', values['max-kills'], 0, 100_000),
-  temporalRestarts: whole('temporal-restarts', values['temporal-restarts'], 0, 1),
-  postgresRestarts: whole('postgres-restarts', values['postgres-restarts'], 0, 1),
-};
-
-// ---- the soak's own stack ------------------------------------------------------------------------
-
-const SOAK_ENV: Record<string, string> = {
-  STACK_PROFILE: 'product',
-  STACK_DIR: '.stack/soak',
-  BIND_HOST: '127.0.0.1',
-  // Below Linux's ephemeral range (32768–60999), where another process's outgoing connection or
-  // random port can hold a fixed port (Postgres keeps the project's 543x9 series).
-  TEMPORAL_PORT: '26233',
-  TEMPORAL_UI_PORT: '26234',
-  POSTGRES_PORT: '54359',
-  STRIPE_EMULATOR_PORT: '26111',
-  STRIPE_MOCK_PORT: '26112',
-  PORTAL_PORT: '26000',
-  METRICS_PORT: '0',
-  TEMPORAL_PERSISTENCE: 'file',
-  LOG_LEVEL: 'info',
-  // Orphans (checkouts recorded while Temporal was away) started within seconds, not minutes.
-  RECONCILE_INTERVAL_MS: '5000',
-  RECONCILE_PENDING_AFTER_MS: '10000',
-  // Waits long enough for any restart; Stripe re-read every 30 s in case a webhook was lost for good.
-  CARD_WAIT_TIMEOUT_MS: String(15 * 60_000),
-  AUTHENTICATION_WAIT_TIMEOUT_MS: String(15 * 60_000),
-  STRIPE_RECHECK_INTERVAL_MS: '30000',
-  PURCHASE_SETTLE_GRACE_MS: String(5 * 60_000),
-  STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS: '500',
-};
+const SOAK_ENV = soakEnv(options.temporal);
 const sharedTools = toolsBin(loadConfig({ ...process.env, STACK_DIR: '.stack' }));
 const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
@@ -105,6 +57,14 @@ for (const name of [
   'STRIPE_SECRET_KEY',
   'STRIPE_EMULATOR_STATE_FILE',
   'STRIPE_EMULATOR_WEBHOOK_URLS',
+  // The caller's Temporal settings are not the soak's stack's.
+  'TEMPORAL_SERVER_TLS',
+  'TEMPORAL_HISTORY_SHARDS',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_API_KEY',
 ])
   delete childEnv[name];
 // The stack manager's components read this process's environment (ports, STACK_DIR) and find the
@@ -112,6 +72,13 @@ for (const name of [
 for (const name of Object.keys(process.env)) if (!(name in childEnv)) delete process.env[name];
 Object.assign(process.env, childEnv);
 const config = loadConfig(childEnv);
+const serverMode = options.temporal === 'server';
+const serverLog = join(stackRoot(config), config.STACK_PROFILE, 'temporal-server', 'temporal-server.log');
+/** The Temporal server's pid while it runs (server mode), else null. */
+async function temporalServerPid(): Promise<number | null> {
+  const { state, detail } = await temporalServer.status(config);
+  return state === 'running' ? Number(detail.replace(/^pid /, '')) : null;
+}
 const logDir = join(stackRoot(config), 'logs');
 const log = (line: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -516,23 +483,60 @@ async function main(): Promise<number> {
   // ---- the faults of the processes: worker kills, a Temporal and a Postgres restart ----------------
   let lanesDone = false;
   const restartsDone = { temporal: options.temporalRestarts === 0, postgres: options.postgresRestarts === 0 };
-  const restartLog: { what: string; at: number; downMs: number }[] = [];
+  const restartLog: { what: string; at: number; downMs: number; temporalServerPid?: unknown }[] = [];
+  // In server mode "Temporal" is the Temporal server process (its data stays in the stack's Postgres).
+  const temporalComponent = serverMode ? temporalServer : temporal;
+  let restartingTemporal = false;
   async function restart(what: 'temporal' | 'postgres'): Promise<void> {
-    const component = what === 'temporal' ? temporal : postgresCluster;
+    const component = what === 'temporal' ? temporalComponent : postgresCluster;
     const at = Date.now();
     log(`restarting ${what} (${started}/${options.purchases} purchases started)`);
-    await component.down(config, log);
-    await sleep(2_000);
-    await component.up(config, log);
-    restartLog.push({ what, at: at - t0, downMs: Date.now() - at });
+    const serverBefore = serverMode && what === 'postgres' ? await temporalServerPid() : undefined;
+    if (what === 'temporal') restartingTemporal = true;
+    try {
+      await component.down(config, log);
+      await sleep(2_000);
+      await component.up(config, log);
+    } finally {
+      restartingTemporal = false;
+    }
+    const entry: (typeof restartLog)[number] = { what, at: at - t0, downMs: Date.now() - at };
+    if (serverBefore !== undefined) {
+      // The Temporal server shares the restarted cluster: it must still be the same process, and serving.
+      const after = await temporalServerPid();
+      entry.temporalServerPid = { before: serverBefore, after };
+      log(
+        after !== null && after === serverBefore
+          ? `the Temporal server (pid ${after}) outlived the Postgres restart`
+          : `the Temporal server did not outlive the Postgres restart (pid ${serverBefore} → ${after})`,
+      );
+    }
+    restartLog.push(entry);
     if (what === 'temporal') stats.temporalRestarts++;
     else stats.postgresRestarts++;
+  }
+  /**
+   * Server mode: a Temporal server that exits when the soak did not stop it (say, as Postgres restarts
+   * under it) is counted as an unexpected exit, which fails the soak, and started again as a supervisor
+   * would, so the run goes on and says what else broke.
+   */
+  let lastServerCheck = 0;
+  async function watchTemporalServer(): Promise<void> {
+    if (!serverMode || restartingTemporal || Date.now() - lastServerCheck < 2_000) return;
+    lastServerCheck = Date.now();
+    if ((await temporalServerPid()) !== null) return;
+    stats.unexpectedExits['temporal-server'] = (stats.unexpectedExits['temporal-server'] ?? 0) + 1;
+    log(`the Temporal server exited on its own; starting it again (its log: ${serverLog})`);
+    await temporalServer.up(config, log).catch((error: unknown) => {
+      log(`the Temporal server did not start again: ${(error as Error).message}`);
+    });
   }
   const chaosLoop = (async () => {
     let lastKill = Date.now();
     let next = 0;
     while (!lanesDone && !stopping) {
       await sleep(250);
+      await watchTemporalServer();
       const share = started / options.purchases;
       if (!restartsDone.temporal && share >= 0.3) {
         restartsDone.temporal = true;
@@ -644,13 +648,17 @@ async function main(): Promise<number> {
       },
     );
     const totalMs = Date.now() - t0;
+    // Server mode: the Temporal server may not have exited on its own (it is restarted, but counted).
+    const temporalServerExits = stats.unexpectedExits['temporal-server'] ?? 0;
     const ok =
       nonTerminal.length === 0 &&
       missing.length === 0 &&
       invariants.violations.length === 0 &&
-      ids.length === options.purchases;
+      ids.length === options.purchases &&
+      temporalServerExits === 0;
     const report = {
       ok,
+      temporal: options.temporal,
       date: new Date(t0).toISOString(),
       options,
       env: SOAK_ENV,
@@ -695,6 +703,12 @@ async function main(): Promise<number> {
     const line = (label: string, value: unknown) =>
       console.log(`  ${label.padEnd(22)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
     console.log('\nSoak report');
+    line(
+      'temporal',
+      serverMode
+        ? `server (${config.temporalAddress}, history shards ${config.TEMPORAL_HISTORY_SHARDS})`
+        : 'dev server',
+    );
     line('purchases', `${ids.length} checked out of ${options.purchases} planned (seed ${options.seed})`);
     line('final states', finalStates);
     line('by kind', byKind);
