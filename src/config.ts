@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { CACHE_SIZING } from './worker-cache';
 
 /**
  * Every setting of the product, read from the environment and validated once at start.
@@ -60,6 +61,9 @@ const defaultPorts = {
     metrics: 19464,
   },
 } as const satisfies Record<Profile, Record<string, number>>;
+
+/** The least memory a worker may be given (WORKER_MEMORY_MB): more than its idle process takes. */
+const MIN_WORKER_MEMORY_MB = 512;
 
 /** At most this many re-reads of Stripe per wait (history size; see STRIPE_RECHECK_INTERVAL_MS). */
 const MAX_RECHECKS_PER_WAIT = 500;
@@ -280,8 +284,17 @@ function schemaFor(profile: Profile) {
         .describe("The worker's workflow task slots."),
       WORKER_MAX_CACHED_WORKFLOWS: positiveInt
         .max(100_000)
-        .default(1_000)
-        .describe("Size of the worker's sticky workflow cache."),
+        .optional()
+        .describe(
+          `Size of the worker's sticky workflow cache (each of the worker process's two workers: purchases and event deliveries). A cached workflow keeps its state in the worker's memory until it is evicted, and a purchase awaiting a card stays cached while it waits, so this bounds the worker's memory. Unset: sized from the memory the worker is given (\`WORKER_MEMORY_MB\`, else the cgroup's memory limit, else the machine's memory): (memory × ${CACHE_SIZING.memoryShare} − ${CACHE_SIZING.baselineMb} MB) ÷ ${CACHE_SIZING.perWorkflowMb} MB a cached workflow, from ${CACHE_SIZING.min} to ${CACHE_SIZING.max}, ${CACHE_SIZING.deliveryShare * 100} % of it for event deliveries; the worker logs the size it chose and why (docs/operations.md).`,
+        ),
+      WORKER_MEMORY_MB: positiveInt
+        .min(MIN_WORKER_MEMORY_MB)
+        .max(4_194_304)
+        .optional()
+        .describe(
+          "The memory the worker process is given, in MB, when its cgroup's limit is not what it may use (or there is none); it sizes the workflow cache when `WORKER_MAX_CACHED_WORKFLOWS` is unset, and with it set, a cache that would not fit is refused. Unset: the cgroup's memory limit, else the machine's memory.",
+        ),
       WORKER_SHUTDOWN_GRACE_MS: positiveInt
         .max(600_000)
         .default(10_000)
@@ -380,6 +393,19 @@ function schemaFor(profile: Profile) {
         }
       }
       checkTemporalTls(env, ctx);
+      // Both set: a cache that cannot fit in the memory given is refused rather than swapped or killed.
+      const cached = env.WORKER_MAX_CACHED_WORKFLOWS;
+      const memory = env.WORKER_MEMORY_MB;
+      if (cached !== undefined && memory !== undefined && memory >= MIN_WORKER_MEMORY_MB) {
+        const needMb = Math.ceil(CACHE_SIZING.baselineMb + cached * CACHE_SIZING.perWorkflowMb);
+        if (needMb > memory) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['WORKER_MAX_CACHED_WORKFLOWS'],
+            message: `${cached} cached workflows need about ${needMb} MB (${CACHE_SIZING.baselineMb} MB for the idle worker + ${CACHE_SIZING.perWorkflowMb} MB a cached workflow), more than WORKER_MEMORY_MB=${memory}; lower it to at most ${Math.floor((memory - CACHE_SIZING.baselineMb) / CACHE_SIZING.perWorkflowMb)}, or unset it to size the cache from WORKER_MEMORY_MB`,
+          });
+        }
+      }
       if (exposed && env.TEMPORAL_ADDRESS === undefined && env.TEMPORAL_SERVER_TLS !== 'mtls') {
         ctx.addIssue({
           code: 'custom',

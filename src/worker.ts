@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
@@ -9,7 +9,8 @@ import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { watchStuckCompensations } from './temporal/compensation-gauge';
 import { explainConnectionError, temporalConnectionOptions } from './temporal/connection';
-import { createWorker } from './temporal/create-worker';
+import { createWorker, WORKFLOWS_PATH } from './temporal/create-worker';
+import { workflowCacheSizesFor } from './worker-cache';
 
 /** How often the credit_pack_compensations_stuck gauge is read from the database. */
 const STUCK_COMPENSATIONS_GAUGE_INTERVAL_MS = 15_000;
@@ -47,13 +48,32 @@ async function main(): Promise<void> {
       stripe: createStripe(config),
       startPurchase: purchaseStarter(client, config),
     });
-    const worker = await createWorker({ config, connection, activities });
+    // The sticky caches bound the worker's memory: logged with where their size comes from.
+    const cache = workflowCacheSizesFor(config);
+    logger.info(
+      { purchases: cache.purchases, deliveries: cache.deliveries, reason: cache.reason },
+      'workflow cache sized',
+    );
+    // One bundle for both workers (each bundling its own ran webpack twice at every start).
+    const workflowBundle = await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      logger: temporalLogger(logger),
+    });
+    const worker = await createWorker({
+      config,
+      connection,
+      activities,
+      workflowBundle,
+      maxCachedWorkflows: cache.purchases,
+    });
     // Event deliveries on their own task queue and slots: endpoints that stall never hold up purchases.
     const deliveryWorker = await createWorker({
       config: { ...config, WORKER_MAX_CONCURRENT_ACTIVITIES: config.EVENT_DELIVERY_MAX_CONCURRENT },
       connection,
       activities,
+      workflowBundle,
       taskQueue: config.EVENT_DELIVERY_TASK_QUEUE,
+      maxCachedWorkflows: cache.deliveries,
     });
     logger.info(
       {
@@ -62,6 +82,7 @@ async function main(): Promise<void> {
         namespace: config.TEMPORAL_NAMESPACE,
         temporalAddress: config.temporalAddress,
         metricsUrl: config.metricsUrl,
+        maxCachedWorkflows: { purchases: cache.purchases, deliveries: cache.deliveries },
       },
       'worker started',
     );

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
+import { workflowCacheSizesFor } from '../../src/worker-cache';
 import { NULL_TASK_QUEUE, nullActivities } from './null-activities';
 
 const config = loadConfig();
@@ -24,7 +25,7 @@ try {
     activities: nullActivities,
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
-    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxCachedWorkflows: workflowCacheSizesFor(config).purchases,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
   });
   console.log('null worker started');

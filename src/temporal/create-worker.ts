@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Activities } from '../activities';
 import type { Config } from '../config';
+import { workflowCacheSizesFor } from '../worker-cache';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -12,6 +13,8 @@ export interface CreateWorkerOptions {
   /** A pre-built bundle (tests build it once per file); otherwise the worker bundles WORKFLOWS_PATH. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
+  /** The sticky cache's size; otherwise WORKER_MAX_CACHED_WORKFLOWS or sized from memory (src/worker-cache.ts). */
+  maxCachedWorkflows?: number;
 }
 
 /**
@@ -24,6 +27,7 @@ export function createWorker({
   activities,
   workflowBundle,
   taskQueue,
+  maxCachedWorkflows,
 }: CreateWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection,
@@ -33,7 +37,7 @@ export function createWorker({
     activities,
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
-    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxCachedWorkflows: maxCachedWorkflows ?? workflowCacheSizesFor(config).purchases,
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
   });
 }

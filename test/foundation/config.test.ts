@@ -74,4 +74,22 @@ describe('the configuration', () => {
       STRIPE_RECHECK_INTERVAL_MS: 60_000,
     });
   });
+
+  it('leaves the workflow cache unset by default (sized from memory) and refuses a cache the memory given cannot hold', () => {
+    expect(loadConfig({}).WORKER_MAX_CACHED_WORKFLOWS).toBeUndefined();
+    expect(loadConfig({}).WORKER_MEMORY_MB).toBeUndefined();
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '1000', WORKER_MEMORY_MB: '2048' })).toMatchObject({
+      WORKER_MAX_CACHED_WORKFLOWS: 1000,
+      WORKER_MEMORY_MB: 2048,
+    });
+    expect(problemsOf({ WORKER_MAX_CACHED_WORKFLOWS: '10000', WORKER_MEMORY_MB: '2048' })).toEqual([
+      'WORKER_MAX_CACHED_WORKFLOWS: 10000 cached workflows need about 5450 MB (450 MB for the idle worker + 0.5 MB a cached workflow), more than WORKER_MEMORY_MB=2048; lower it to at most 3196, or unset it to size the cache from WORKER_MEMORY_MB',
+    ]);
+    expect(problemsOf({ WORKER_MEMORY_MB: '256' })).toEqual([
+      expect.stringMatching(/^WORKER_MEMORY_MB: .*512/),
+    ]);
+    expect(problemsOf({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).toEqual([
+      expect.stringMatching(/^WORKER_MAX_CACHED_WORKFLOWS: /),
+    ]);
+  });
 });
