@@ -1,4 +1,4 @@
-import { bundleWorkflowCode, NativeConnection, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, Runtime } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
@@ -8,7 +8,7 @@ import { runEventDispatcher } from './purchases/event-deliveries';
 import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { watchStuckCompensations } from './temporal/compensation-gauge';
-import { explainConnectionError, temporalConnectionOptions } from './temporal/connection';
+import { connectWorkerToTemporal } from './temporal/connect-with-retry';
 import { createWorker, WORKFLOWS_PATH } from './temporal/create-worker';
 import { workflowCacheSizesFor } from './worker-cache';
 
@@ -34,13 +34,10 @@ async function main(): Promise<void> {
   });
 
   const sql = createSql(config.databaseUrl, { applicationName: 'credit-pack-worker' });
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config)).catch(
-    async (error: unknown) => {
-      throw await explainConnectionError(config, error);
-    },
-  );
-  // The client the auto top-up activity starts an owed top-up with (start-once, as the sweep does).
-  const client = await connectClient(config);
+  // Temporal may be away as the worker starts (restarting, or not up yet): both connections are retried
+  // with backoff for up to 60 s (WORKER_CONNECT_TIMEOUT_MS), each attempt logged (connect-with-retry.ts).
+  // The client is the one the auto top-up activity starts an owed top-up with (start-once, as the sweep does).
+  const { connection, client } = await connectWorkerToTemporal(config, logger);
   try {
     const activities = createActivities({
       config,
