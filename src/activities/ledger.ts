@@ -54,14 +54,25 @@ export function createLedgerActivities({ sql }: { sql: Sql }) {
      * activity, replayed workflow) finds the grant already there, because the ledger has a unique index
      * on the purchase's grant, and changes nothing. A customer deleted meanwhile cannot be credited:
      * a typed non-retryable failure tells the workflow to refund.
+     *
+     * `recordCrediting` (sent by purchases past the workflow's `2026-11-27-status-writes-in-steps`
+     * patch): the same transaction also records `crediting` and the PaymentIntent first, in place of the
+     * separate status write older purchases made before calling this (src/db/ledger.ts).
      */
     async grantPurchasedCredits({
       purchaseId,
+      recordCrediting,
     }: {
       purchaseId: string;
+      recordCrediting?: { paymentIntentId: string | null };
     }): Promise<{ ledgerEntryId: number; replayed: boolean }> {
       try {
-        const grant = await grantPurchaseCredits(sql, purchaseId, currentRunId());
+        const grant = await grantPurchaseCredits(
+          sql,
+          purchaseId,
+          currentRunId(),
+          recordCrediting ? { crediting: recordCrediting } : {},
+        );
         log.info(grant.replayed ? 'credits already granted' : 'credits granted', { purchaseId, ...grant });
         return grant;
       } catch (error) {

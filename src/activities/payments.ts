@@ -3,8 +3,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
 import type { Sql } from '../db/client';
 import { getCustomerPaymentProfile, linkStripeCustomer, recordDefaultCard } from '../db/customer-cards';
-import { markCompensationStuck, runOwnsPurchase } from '../db/purchase-status';
+import { constraintViolation } from '../db/errors';
+import { markCompensationStuck, recordPurchaseStatus, runOwnsPurchase } from '../db/purchase-status';
 import { syncStripeRefunds } from '../db/refunds';
+import { ForbiddenTransitionError } from '../domain/purchase-states';
 import { defaultPaymentMethodOf, stripeCustomerCreation } from '../stripe/customers';
 import { isUnexpectedState } from '../stripe/errors';
 import { FailureType, nonRetryable } from './failures';
@@ -46,6 +48,12 @@ export interface ChargeRequest {
   paymentMethodId: string;
   amountCents: number;
   currency: 'usd';
+  /**
+   * Sent by purchases past the workflow's `2026-11-27-status-writes-in-steps` patch: before Stripe
+   * is asked, the row is recorded `charging` (with the SetupIntent its card came from, if any), in place
+   * of the separate status write older purchases made first. Absent: that write was made already.
+   */
+  recordCharging?: { setupIntentId: string | null };
 }
 
 export type PaymentIntentStatus = Stripe.PaymentIntent.Status;
@@ -87,6 +95,38 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       FailureType.PurchaseClaimedElsewhere,
       `purchase ${purchaseId} is driven by another workflow run; this run moves no money`,
     );
+  }
+
+  /**
+   * Records the row `charging` for this run, before anything is asked of Stripe (so the row never shows
+   * less than what may be happening at Stripe). Checked against the transition table
+   * (src/db/purchase-status.ts); a retried attempt finds it `charging` already and writes the same
+   * values, which changes no status, logs no transition and records no event. A move the table or the
+   * database refuses fails for good, as does a purchase driven by another run: nothing is charged.
+   */
+  async function recordCharging(purchaseId: string, setupIntentId: string | null): Promise<void> {
+    let recorded: boolean;
+    try {
+      recorded = await recordPurchaseStatus(
+        sql,
+        { purchaseId, status: 'charging', nextAction: null, failure: null, setupIntentId },
+        currentRunId(),
+      );
+    } catch (error) {
+      if (error instanceof ForbiddenTransitionError || constraintViolation(error) !== null) {
+        throw nonRetryable(
+          FailureType.PurchaseTransitionRefused,
+          `the database refused charging: ${(error as Error).message}`,
+        );
+      }
+      throw error;
+    }
+    if (!recorded) {
+      throw nonRetryable(
+        FailureType.PurchaseClaimedElsewhere,
+        `purchase ${purchaseId} is driven by another workflow run; this run moves no money`,
+      );
+    }
   }
 
   /** The PaymentIntent a purchase's charge key created, found by the metadata it carries. */
@@ -326,8 +366,10 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       input: ChargeRequest,
     ): Promise<{ paymentIntentId: string; chargeId: string | null }> {
       // Only the run that claimed the purchase charges: a reset or rerun (whose keys may have expired
-      // at Stripe after 24 h) must never make a second charge.
-      await ensureRunOwnsPurchase(input.purchaseId);
+      // at Stripe after 24 h) must never make a second charge. Recording `charging` asks the same (the
+      // write is for the run that drives the purchase only), so it replaces the ownership read.
+      if (input.recordCharging) await recordCharging(input.purchaseId, input.recordCharging.setupIntentId);
+      else await ensureRunOwnsPurchase(input.purchaseId);
       const create = (keyNumber: number) =>
         stripe.paymentIntents.create(
           {

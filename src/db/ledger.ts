@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { assertTransition, type PurchaseStatus } from '../domain/purchase-states';
+import { assertTransition, canTransition, type PurchaseStatus } from '../domain/purchase-states';
 import type { Sql } from './client';
 
 /**
@@ -51,13 +51,22 @@ export class RunNotOwnerError extends Error {
  * finds the grant already there (a unique index on the purchase's grant) and changes nothing:
  * `replayed: true`. A purchase not found, a customer deleted meanwhile, or a purchase not crediting
  * cannot be credited: GrantRefusedError. Another run's purchase: RunNotOwnerError.
+ *
+ * With `crediting` (purchases past the workflow's `2026-11-27-status-writes-in-steps` patch,
+ * which no longer write `crediting` in an activity of its own), the same transaction first records the
+ * move to `crediting` (from `charging` or `requires_action`, checked against the transition table) with
+ * the PaymentIntent that paid, then grants and completes: two status updates, so `purchase_transitions`
+ * and the events trigger see the same two transitions as before. A grant refused for the customer's
+ * deletion still commits the `crediting` write (as the separate write did), so the refund that follows
+ * moves the row crediting → refunded as it always has.
  */
-export function grantPurchaseCredits(
+export async function grantPurchaseCredits(
   sql: Sql,
   purchaseId: string,
   runId: string,
+  { crediting }: { crediting?: { paymentIntentId: string | null } } = {},
 ): Promise<{ ledgerEntryId: number; replayed: boolean }> {
-  return sql.begin(async (tx) => {
+  const outcome = await sql.begin(async (tx): Promise<GrantOutcome> => {
     const [purchase] = await tx<
       {
         organizationId: string;
@@ -84,11 +93,27 @@ export function grantPurchaseCredits(
       select id from credit_ledger where purchase_id = ${purchaseId} and kind = 'purchase_grant'`;
     if (existing) return { ledgerEntryId: Number(existing.id), replayed: true };
 
-    if (purchase.deletedAt) throw new GrantRefusedError(`customer ${purchase.customerId} was deleted`);
-    if (purchase.status !== 'crediting') {
-      throw new GrantRefusedError(`purchase ${purchaseId} is ${purchase.status}, not crediting`);
+    let status = purchase.status;
+    if (crediting && status !== 'crediting') {
+      if (!canTransition(status, 'crediting')) {
+        throw new GrantRefusedError(`purchase ${purchaseId} is ${status} and cannot be credited`);
+      }
+      await tx`
+        update purchases set status = 'crediting', next_action = null, failure_code = null,
+               failure_message = null, failure_decline_code = null,
+               stripe_payment_intent_id = coalesce(${crediting.paymentIntentId}, stripe_payment_intent_id)
+         where id = ${purchaseId}`;
+      status = 'crediting';
     }
-    assertTransition(purchaseId, purchase.status, 'completed');
+
+    if (purchase.deletedAt) {
+      // Refused, but what was recorded above stands: the purchase was charged and is being settled.
+      return { refused: `customer ${purchase.customerId} was deleted` };
+    }
+    if (status !== 'crediting') {
+      throw new GrantRefusedError(`purchase ${purchaseId} is ${status}, not crediting`);
+    }
+    assertTransition(purchaseId, status, 'completed');
     const [entry] = await tx<{ id: number }[]>`
       insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description)
       values (${purchase.organizationId}, ${purchase.customerId}, 'purchased', 'purchase_grant',
@@ -102,7 +127,11 @@ export function grantPurchaseCredits(
     await holdForDisputeOpenedBeforeGrant(tx, purchaseId);
     return { ledgerEntryId: Number(entry.id), replayed: false };
   });
+  if ('refused' in outcome) throw new GrantRefusedError(outcome.refused);
+  return outcome;
 }
+
+type GrantOutcome = { ledgerEntryId: number; replayed: boolean } | { refused: string };
 
 /**
  * A dispute Stripe opened before the credits were granted (its event can outrun the charge's answer)

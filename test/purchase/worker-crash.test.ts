@@ -163,18 +163,28 @@ describe('the worker killed mid-purchase and restarted', { timeout: 120_000 }, (
     const isLocked = new Promise<void>((resolve) => {
       locked = resolve;
     });
+    let lockPid = 0;
     const lock = sql.begin(async (tx) => {
       await tx`select id from customers where id = ${shopper.customerId} for update`;
+      lockPid = Number((await tx`select pg_backend_pid() as pid`)[0]?.pid);
       locked();
       await released;
     });
     await isLocked;
+    // The grant's transaction records crediting itself, so the row says so only once it commits: the
+    // workflow says crediting, and the grant waits on the held lock.
     await waitFor(
       async () =>
-        (await sql`select 1 from purchases where id = ${purchaseId} and status = 'crediting'`).length === 1,
-      'the purchase to be charged and crediting',
+        (await handle.query(purchaseStatusQuery).catch(() => null))?.status === 'crediting' &&
+        (
+          await sql`
+            select 1 from pg_stat_activity
+             where ${lockPid}::int = any(pg_blocking_pids(pid)) and query like '%for update of p, c%'`
+        ).length > 0,
+      'the purchase to be charged and its grant waiting',
       60_000,
     );
+    expect((await sql`select status from purchases where id = ${purchaseId}`)[0]?.status).toBe('charging');
     expect((await stripeRecordsOf(emulator.url, purchaseId)).paymentIntents.map((pi) => pi.status)).toEqual([
       'succeeded',
     ]);

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { DatabaseActivities, PaymentActivities } from '../../activities';
 import { nonRetryableFailureTypes } from '../../activities/failures';
 import { databaseActivityOptions, stripeActivityOptions } from '../activity-options';
@@ -11,6 +11,32 @@ import { databaseActivityOptions, stripeActivityOptions } from '../activity-opti
 
 /** Postgres reads and writes (src/workflows/activity-options.ts). */
 export const db = proxyActivities<DatabaseActivities>(databaseActivityOptions);
+
+/**
+ * Short Postgres steps run as local activities: in the worker, inside the workflow task that asks for
+ * them, so the server sees one marker instead of an activity task and a workflow task of their own
+ * (two round trips, five history events fewer). Only for steps that are a few quick statements,
+ * idempotent for the run, and safe to run again after a worker crash before the workflow task
+ * completes (a local activity's result is recorded only then): today the eligibility check and its
+ * claim. Never Stripe calls (they can take seconds, heartbeat, and must not hold the workflow task),
+ * and not the credit grant: it may wait on the customer's row lock, and a regular activity's
+ * completion is recorded by the server even if the worker dies right after.
+ *
+ * The per-attempt timeout is short (the step is a few index lookups and one update); retries back off
+ * as the database proxy's do, in the worker up to `localRetryThreshold`, then on a workflow timer, for
+ * as long as a database outage could plausibly last.
+ */
+export const dbLocal = proxyLocalActivities<Pick<DatabaseActivities, 'checkPurchaseEligibility'>>({
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '24 hours',
+  localRetryThreshold: '10 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
+  },
+});
 
 /** Stripe calls: a retry window well under Stripe's 24 h key lifetime (src/workflows/activity-options.ts). */
 export const stripe = proxyActivities<PaymentActivities>(stripeActivityOptions);

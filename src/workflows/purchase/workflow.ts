@@ -1,3 +1,4 @@
+import { RetryState } from '@temporalio/common';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -8,6 +9,7 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
+  TemporalFailure,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { EligibilityOutcome } from '../../activities/eligibility';
@@ -15,7 +17,7 @@ import type { AuthenticationRequiredDetails, CardDeclinedDetails } from '../../a
 import { FailureType } from '../../activities/failures';
 import type { PaymentParties } from '../../activities/payments';
 import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
-import { compensation, db, stripe, stripeRecheck } from './activities';
+import { compensation, db, dbLocal, stripe, stripeRecheck } from './activities';
 import { Compensations } from './compensations';
 import {
   cancelPurchaseUpdate,
@@ -28,6 +30,25 @@ import {
   purchaseStatusQuery,
 } from './messages';
 import { AutoTopUpPausedKey, PurchaseStatusKey } from './search-attributes';
+
+/**
+ * The 2026-11-27 cut of the purchase's round trips to Temporal (issue 16), three changes, each behind a
+ * patch asked where its path differs: a purchase recorded before replays its old path, and one in flight
+ * at the deploy takes the new path from that point on (a patch missing on replay is decided again when
+ * the run goes live). A card-on-file purchase went from 7 workflow tasks and 44 history events to 4
+ * (see docs/scaling.md for the events, which include each patch's marker and the SDK's
+ * TemporalChangeVersion upsert until the patches are removed).
+ */
+/**
+ * The status writes folded into the steps: the charge activity records `charging` before it calls
+ * Stripe, and the grant's transaction records `crediting` and `completed`; no status write of their own.
+ * Asked at both points (the second answer is the first's, unless the first was during replay).
+ */
+export const STATUS_WRITES_IN_STEPS_PATCH = '2026-11-27-status-writes-in-steps';
+/** Eligibility (the run's claim and a few reads) as a local activity instead of a regular one. */
+export const ELIGIBILITY_LOCAL_PATCH = '2026-11-27-eligibility-local-activity';
+/** No search attribute upsert for the transient `crediting` (charging and completed keep theirs). */
+export const NO_CREDITING_UPSERT_PATCH = '2026-11-27-no-crediting-upsert';
 
 /** Statuses in which the customer may still cancel: nothing is being charged right now. */
 const cancelableStatuses: readonly PurchaseStatus[] = [
@@ -130,18 +151,28 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   }
 
   // ── State: every transition goes to the workflow state, the row, the search attribute, the UI ─────
+  /** The workflow's own view of a transition: its state (the query), and the UI's current details. */
+  function show(
+    status: PurchaseStatus,
+    nextAction: NextAction | null,
+    failure: PurchaseFailure | null,
+  ): void {
+    state.status = status;
+    state.nextAction = nextAction;
+    state.failure = failure;
+    setCurrentDetails(`**${status}**${failure ? `: ${failure.code}: ${failure.message}` : ''}`);
+  }
+
   async function transition(
     status: PurchaseStatus,
     {
       nextAction = null,
       failure = null,
-    }: { nextAction?: NextAction | null; failure?: PurchaseFailure | null } = {},
+      upsert = true,
+    }: { nextAction?: NextAction | null; failure?: PurchaseFailure | null; upsert?: boolean } = {},
   ): Promise<void> {
-    state.status = status;
-    state.nextAction = nextAction;
-    state.failure = failure;
-    upsertSearchAttributes([{ key: PurchaseStatusKey, value: status }]);
-    setCurrentDetails(`**${status}**${failure ? `: ${failure.code}: ${failure.message}` : ''}`);
+    if (upsert) upsertSearchAttributes([{ key: PurchaseStatusKey, value: status }]);
+    show(status, nextAction, failure);
     const recorded = await db.recordPurchaseStatus.executeWithOptions(
       { summary: `record status ${status}` },
       [
@@ -193,11 +224,20 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   // ── The purchase ─────────────────────────────────────────────────────────────────────────────────
   async function run(): Promise<void> {
     // 1. Eligibility, on the live data, with the amounts snapshotted at checkout.
+    // A local activity (src/workflows/purchase/activities.ts): the claim and the reads take
+    // milliseconds, so they run inside this first workflow task instead of a round trip of their own.
     let verdict: EligibilityOutcome;
     try {
-      verdict = await db.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
-        { purchaseId: input.purchaseId },
-      ]);
+      verdict = patched(ELIGIBILITY_LOCAL_PATCH)
+        ? await asActivityFailure(
+            'checkPurchaseEligibility',
+            dbLocal.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
+              { purchaseId: input.purchaseId },
+            ]),
+          )
+        : await db.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
+            { purchaseId: input.purchaseId },
+          ]);
     } catch (error) {
       // Another run drives this purchase, or it was settled before this run began: touch nothing.
       const claimed = typedFailure(error, FailureType.PurchaseClaimedElsewhere);
@@ -250,8 +290,21 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       );
       state.refundId = refundId;
     });
-    await transition('charging');
-    const charged = await charge(parties.stripeCustomerId, paymentMethodId, verdict.priceCents);
+    // The charge activity records `charging` in the row itself, before it calls Stripe. The search
+    // attribute stays: a charge stuck in a Stripe outage (6 h of retries) must be findable as charging.
+    const chargeRecordsCharging = patched(STATUS_WRITES_IN_STEPS_PATCH);
+    if (chargeRecordsCharging) {
+      upsertSearchAttributes([{ key: PurchaseStatusKey, value: 'charging' }]);
+      show('charging', null, null);
+    } else {
+      await transition('charging');
+    }
+    const charged = await charge(
+      parties.stripeCustomerId,
+      paymentMethodId,
+      verdict.priceCents,
+      chargeRecordsCharging,
+    );
     if (!charged) return; // settled: failed, expired or canceled
 
     // 4. A cancel that arrived while the charge was under way is honoured by refunding it.
@@ -259,10 +312,26 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
 
     // 5. Credit: one transaction that grants the credits and completes the purchase, idempotent in the
     //    database. If it cannot complete, the charge is refunded.
-    await transition('crediting');
+    // The grant's transaction records `crediting` (and the PaymentIntent) itself, then grants and
+    // completes. No search attribute for crediting: it lasts one Postgres transaction, so operators
+    // would only ever see it on a purchase whose grant keeps retrying through a database outage, and
+    // that one still shows `charging` there, `crediting` in its details, its query and its row.
+    // (`charging` keeps its upsert: a charge stuck in a Stripe outage must be findable; `completed`
+    // keeps its own, the status operators filter on most.)
+    const grantRecordsCrediting = patched(STATUS_WRITES_IN_STEPS_PATCH);
+    const upsertCrediting = !patched(NO_CREDITING_UPSERT_PATCH);
+    if (grantRecordsCrediting) {
+      if (upsertCrediting) upsertSearchAttributes([{ key: PurchaseStatusKey, value: 'crediting' }]);
+      show('crediting', null, null);
+    } else {
+      await transition('crediting', { upsert: upsertCrediting });
+    }
     try {
       await db.grantPurchasedCredits.executeWithOptions({ summary: `grant ${verdict.credits} credits` }, [
-        { purchaseId: input.purchaseId },
+        {
+          purchaseId: input.purchaseId,
+          ...(grantRecordsCrediting ? { recordCrediting: { paymentIntentId: state.paymentIntentId } } : {}),
+        },
       ]);
     } catch (error) {
       if (!(error instanceof ActivityFailure)) throw error;
@@ -358,6 +427,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     stripeCustomerId: string,
     paymentMethodId: string,
     amountCents: number,
+    recordsCharging: boolean,
   ): Promise<boolean> {
     chargeAttempted = true;
     try {
@@ -371,6 +441,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
             paymentMethodId,
             amountCents,
             currency: 'usd',
+            ...(recordsCharging ? { recordCharging: { setupIntentId: state.setupIntentId } } : {}),
           },
         ],
       );
@@ -539,6 +610,28 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
   // The purchase ends with its own terminal state (canceled, refunded…), even after an operator's
   // cancellation request: that request was honoured above, not by failing the workflow.
   return { ...state };
+}
+
+/**
+ * A local activity's failure reaches the workflow as its cause alone (the ApplicationFailure it threw,
+ * a TimeoutFailure), where a regular activity's comes wrapped in an ActivityFailure. Wrapped the same
+ * way here, so a step moved to a local activity is handled by the same code as before: its typed
+ * failures, and the outer catch that settles a purchase whose step failed for good.
+ */
+async function asActivityFailure<T>(activityType: string, activity: Promise<T>): Promise<T> {
+  try {
+    return await activity;
+  } catch (error) {
+    if (error instanceof ActivityFailure || !(error instanceof TemporalFailure)) throw error;
+    throw new ActivityFailure(
+      error.message,
+      activityType,
+      undefined,
+      RetryState.RETRY_STATE_UNSPECIFIED, // not told: the cause says what happened
+      undefined,
+      error,
+    );
+  }
 }
 
 /** A best-effort activity (a periodic re-read): its failure means "no answer yet", null. */

@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../src/activities';
+import { FailureType } from '../../src/activities/failures';
+import { claimPurchase } from '../../src/db/purchase-status';
+import {
+  ELIGIBILITY_LOCAL_PATCH,
+  NO_CREDITING_UPSERT_PATCH,
+  STATUS_WRITES_IN_STEPS_PATCH,
+} from '../../src/workflows/purchase/workflow';
+import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
+import { type PurchaseEnv, purchaseEnv, type Shopper } from '../support/purchase-env';
+import { waitFor } from '../support/wait';
+
+/**
+ * The card-on-file purchase's round trips to Temporal (issue 16): eligibility runs as a local activity,
+ * the charge activity records `charging` before it asks Stripe, and the grant's transaction records
+ * `crediting` and `completed`, so no status write is an activity of its own. The row, its transitions and
+ * its events are what they were; the stored histories of the old path replay in test/replay.
+ */
+
+// A private emulator: the stall fault below must not touch other test files' requests.
+let env: PurchaseEnv;
+let activities: ReturnType<typeof createActivities>;
+beforeAll(async () => {
+  env = await purchaseEnv({ privateEmulator: true });
+  activities = createActivities({ config: env.config, sql: env.sql, stripe: env.stripe });
+});
+afterAll(() => env?.close());
+
+async function faultHits(): Promise<number> {
+  const response = await fetch(`${env.emulatorUrl}/_emulator/faults`);
+  const faults = (await response.json()) as { hits?: number }[] | { faults: { hits?: number }[] };
+  const list = Array.isArray(faults) ? faults : faults.faults;
+  return list.reduce((sum, fault) => sum + (fault.hits ?? 0), 0);
+}
+
+async function transitionsOf(purchaseId: string) {
+  return env.sql<{ from: string | null; to: string; at: Date }[]>`
+    select from_status as from, to_status as to, created_at as at
+      from purchase_transitions where purchase_id = ${purchaseId} order by id`;
+}
+
+async function eventTypesOf(purchaseId: string): Promise<string[]> {
+  const rows = await env.sql<{ type: string }[]>`
+    select type from events where purchase_id = ${purchaseId} order by created_at, id`;
+  return rows.map((r) => r.type);
+}
+
+/** A recorded purchase claimed by `runId`, with the card on file Stripe holds for the shopper. */
+async function claimedPurchase(shopper: Shopper, runId: string) {
+  const { purchaseId } = await env.record(shopper);
+  expect(await claimPurchase(env.sql, purchaseId, runId)).toEqual({ claimed: true });
+  const customer = await env.stripe.customers.retrieve(shopper.stripeCustomerId as string);
+  if (customer.deleted) throw new Error('the shopper has no Stripe customer');
+  const paymentMethodId = customer.invoice_settings.default_payment_method as string;
+  return { purchaseId, paymentMethodId };
+}
+
+type ChargeResult = ReturnType<ReturnType<typeof createActivities>['chargeOffSession']>;
+type GrantResult = ReturnType<ReturnType<typeof createActivities>['grantPurchasedCredits']>;
+
+/** Runs an activity as the given workflow run would (its run id is what the claim checks). */
+function asRun(runId: string) {
+  return new MockActivityEnvironment({
+    workflowExecution: { workflowId: `test-${runId}`, runId },
+    activityType: 'test',
+  });
+}
+
+async function typedFailureOf(promise: Promise<unknown>): Promise<string | undefined> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return (error as ApplicationFailure).type ?? undefined;
+}
+
+describe('a card-on-file purchase, as the workflow runs it now', () => {
+  it('records charging in the charge activity before Stripe is asked, and makes 4 workflow tasks', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    // The charge request stalls in Stripe: what the row says while Stripe holds it is what was written
+    // before the request.
+    await emulatorControl(env.emulatorUrl).fault({
+      match: { method: 'POST', path: '/v1/payment_intents' },
+      times: 1,
+      action: { type: 'stall', ms: 1_500 },
+    });
+    const { purchaseId, handle } = await env.buy(shopper);
+    await waitFor(async () => (await faultHits()) >= 1, 'the charge request to reach Stripe');
+    expect((await stripeRecordsOf(env.emulatorUrl, purchaseId)).paymentIntents).toHaveLength(0); // stalled
+    expect((await env.row(purchaseId)).status).toBe('charging');
+    const during = (await handle.fetchHistory()).events ?? [];
+    expect(
+      during.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean),
+    ).toEqual(['ensureStripeCustomer', 'chargeOffSession']);
+
+    const result = await handle.result();
+    expect(result.status).toBe('completed');
+    const { runId } = await handle.describe();
+    const row = await env.row(purchaseId);
+    expect(row).toMatchObject({
+      status: 'completed',
+      stripe_payment_intent_id: result.paymentIntentId,
+      // the local activity claimed the purchase with its workflow run's id
+      workflow_run_id: runId,
+    });
+
+    const events = (await handle.fetchHistory()).events ?? [];
+    const markers = events
+      .filter((e) => e.markerRecordedEventAttributes)
+      .map((e) => e.markerRecordedEventAttributes?.markerName);
+    const patchIds = events
+      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
+      .filter((data): data is Uint8Array => data != null)
+      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    expect(patchIds).toEqual([
+      ELIGIBILITY_LOCAL_PATCH,
+      STATUS_WRITES_IN_STEPS_PATCH,
+      NO_CREDITING_UPSERT_PATCH,
+    ]);
+    expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(1);
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(3);
+    // The status upserts: charging and completed (crediting's is gone). The SDK also upserts
+    // TemporalChangeVersion with each patch's marker (until the patches are removed).
+    const upserted = events
+      .map((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields)
+      .filter((fields) => fields != null)
+      .map((fields) => Object.keys(fields ?? {}).join(','));
+    expect(upserted).toEqual([
+      'TemporalChangeVersion',
+      'TemporalChangeVersion',
+      'CreditPackPurchaseStatus',
+      'TemporalChangeVersion',
+      'CreditPackPurchaseStatus',
+    ]);
+    expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(4);
+    expect(events).toHaveLength(32);
+  });
+
+  it('records crediting and completed in the grant transaction: transitions and events as before', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const { purchaseId, handle } = await env.buy(shopper);
+    expect((await handle.result()).status).toBe('completed');
+
+    const transitions = await transitionsOf(purchaseId);
+    expect(transitions.map((t) => [t.from, t.to])).toEqual([
+      [null, 'pending'],
+      ['pending', 'charging'],
+      ['charging', 'crediting'],
+      ['crediting', 'completed'],
+    ]);
+    // created_at is the transaction's start: crediting and completed were written by one transaction,
+    // charging by another.
+    const [, charging, crediting, completed] = transitions;
+    expect(crediting?.at.getTime()).toBe(completed?.at.getTime());
+    expect(charging?.at.getTime()).not.toBe(crediting?.at.getTime());
+    // One event per transition the events trigger lists, as when crediting was a write of its own.
+    expect(await eventTypesOf(purchaseId)).toEqual(['purchase.completed']);
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+  });
+});
+
+describe('the charge activity recording charging', () => {
+  it('is idempotent on retry: the second attempt changes no status and charges nothing more', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const runId = randomUUID();
+    const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
+    const request = {
+      purchaseId,
+      organizationId: shopper.organizationId,
+      stripeCustomerId: shopper.stripeCustomerId as string,
+      paymentMethodId,
+      amountCents: shopper.packPriceCents,
+      currency: 'usd' as const,
+      recordCharging: { setupIntentId: null },
+    };
+    const charge = () => asRun(runId).run(activities.chargeOffSession, request) as ChargeResult;
+    const first = await charge();
+    const second = await charge();
+    expect(second.paymentIntentId).toBe(first.paymentIntentId);
+    expect((await transitionsOf(purchaseId)).map((t) => t.to)).toEqual(['pending', 'charging']);
+    expect((await env.row(purchaseId)).status).toBe('charging');
+    const stripe = await stripeRecordsOf(env.emulatorUrl, purchaseId);
+    expect(stripe.paymentIntents).toHaveLength(1);
+    expect(stripe.paymentIntents[0]?._emulator.creates).toBe(1);
+  });
+
+  it('charges nothing for another run, nor for a purchase the transition table keeps from charging', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const owner = randomUUID();
+    const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, owner);
+    const request = {
+      purchaseId,
+      organizationId: shopper.organizationId,
+      stripeCustomerId: shopper.stripeCustomerId as string,
+      paymentMethodId,
+      amountCents: shopper.packPriceCents,
+      currency: 'usd' as const,
+      recordCharging: { setupIntentId: null },
+    };
+    expect(await typedFailureOf(asRun(randomUUID()).run(activities.chargeOffSession, request))).toBe(
+      FailureType.PurchaseClaimedElsewhere,
+    );
+    await env.sql`update purchases set status = 'failed' where id = ${purchaseId}`;
+    expect(await typedFailureOf(asRun(owner).run(activities.chargeOffSession, request))).toBe(
+      FailureType.PurchaseTransitionRefused,
+    );
+    expect((await stripeRecordsOf(env.emulatorUrl, purchaseId)).paymentIntents).toHaveLength(0);
+    expect((await env.row(purchaseId)).status).toBe('failed');
+  });
+});
+
+describe('the grant recording crediting', () => {
+  it('moves charging → crediting → completed once, with the PaymentIntent; a retry replays it', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const runId = randomUUID();
+    const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
+    const { paymentIntentId } = await (asRun(runId).run(activities.chargeOffSession, {
+      purchaseId,
+      organizationId: shopper.organizationId,
+      stripeCustomerId: shopper.stripeCustomerId as string,
+      paymentMethodId,
+      amountCents: shopper.packPriceCents,
+      currency: 'usd' as const,
+      recordCharging: { setupIntentId: null },
+    }) as ChargeResult);
+    const input = { purchaseId, recordCrediting: { paymentIntentId } };
+    const grant = () => asRun(runId).run(activities.grantPurchasedCredits, input) as GrantResult;
+    const first = await grant();
+    const again = await grant();
+    expect(first.replayed).toBe(false);
+    expect(again).toEqual({ ledgerEntryId: first.ledgerEntryId, replayed: true });
+    expect((await transitionsOf(purchaseId)).map((t) => t.to)).toEqual([
+      'pending',
+      'charging',
+      'crediting',
+      'completed',
+    ]);
+    expect(await env.row(purchaseId)).toMatchObject({
+      status: 'completed',
+      stripe_payment_intent_id: paymentIntentId,
+    });
+    expect(await eventTypesOf(purchaseId)).toEqual(['purchase.completed']);
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+  });
+
+  it('refused for a deleted customer: crediting stands (for the refund to settle), nothing granted', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const runId = randomUUID();
+    const { purchaseId } = await claimedPurchase(shopper, runId);
+    await env.sql`update purchases set status = 'charging' where id = ${purchaseId}`;
+    await env.sql`update customers set deleted_at = now() where id = ${shopper.customerId}`;
+    const paymentIntentId = `pi_test_${randomUUID().replaceAll('-', '')}`;
+    const grant = asRun(runId).run(activities.grantPurchasedCredits, {
+      purchaseId,
+      recordCrediting: { paymentIntentId },
+    });
+    expect(await typedFailureOf(grant)).toBe(FailureType.CreditingRefused);
+    expect(await env.row(purchaseId)).toMatchObject({
+      status: 'crediting',
+      stripe_payment_intent_id: paymentIntentId,
+    });
+    expect(await env.balance(shopper)).toEqual({ purchased: 0, plan: 0 });
+  });
+
+  it('refused for a purchase the transition table keeps from crediting: nothing written', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const runId = randomUUID();
+    const { purchaseId } = await claimedPurchase(shopper, runId);
+    const grant = asRun(runId).run(activities.grantPurchasedCredits, {
+      purchaseId,
+      recordCrediting: { paymentIntentId: null },
+    });
+    expect(await typedFailureOf(grant)).toBe(FailureType.CreditingRefused);
+    expect((await transitionsOf(purchaseId)).map((t) => t.to)).toEqual(['pending']);
+    expect(await env.balance(shopper)).toEqual({ purchased: 0, plan: 0 });
+  });
+});
