@@ -1,10 +1,14 @@
 /**
- * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--usage N] [--temporal dev|server] [--workers N] [--shards N]`: the purchase
+ * `npm run bench -- [--purchases N] [--concurrency 1,10,50] [--parked N] [--credits N] [--usage N] [--temporal dev|server] [--workers N] [--shards N] [--heap-snapshots]`: the purchase
  * against the null purchase (docs/benchmarks.md), in one run, on a stack of the bench's own
  * (STACK_DIR .stack/bench, its own ports, the product profile's dev server on a SQLite file), with the
  * real worker and portal as child processes and the null worker beside them, same worker settings.
  * `--workers N` runs N product worker processes on the task queue (default 1); `--shards N` (server mode)
  * sets TEMPORAL_HISTORY_SHARDS on a fresh cluster in `.stack/bench-server-<N>` (docs/scaling.md).
+ * The parked step also reads each worker's V8 heaps (main thread and workflow threads) through the
+ * heap probe the bench loads into both workers (scripts/bench/heap-probe.ts); `--heap-snapshots` writes
+ * a heap snapshot of each at each step into test-results/heap/ (read them with heap-summary.ts; the
+ * snapshots themselves grow the workers' RSS, so such a run's RSS figures are not the measure).
  * Prints a table of figures and ratios and writes test-results/bench.json. Stops everything it started,
  * also on Ctrl-C and on errors.
  */
@@ -28,6 +32,7 @@ import {
 } from '../../src/workflows/purchase/search-attributes';
 import { componentDir, PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths';
 import { stackDown, stackStatus, stackUp } from '../stack/stack';
+import type { HeapFigures, HeapRequest } from './heap-probe';
 import { type RunFigures, timed } from './measure';
 import { NULL_TASK_QUEUE } from './null-activities';
 import {
@@ -50,6 +55,7 @@ const { values } = parseArgs({
     temporal: { type: 'string', default: 'dev' },
     workers: { type: 'string', default: '1' },
     shards: { type: 'string' },
+    'heap-snapshots': { type: 'boolean', default: false },
   },
 });
 if (values.temporal !== 'dev' && values.temporal !== 'server') {
@@ -114,15 +120,26 @@ for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_SECRET_KEY', 'ST
 for (const name of Object.keys(process.env)) if (!(name in childEnv)) delete process.env[name];
 Object.assign(process.env, childEnv);
 const config = loadConfig(childEnv);
+const heapSnapshots = values['heap-snapshots'] === true;
+const HEAP_DIR = join(PROJECT_ROOT, 'test-results', 'heap');
 const log = (line: string) => console.log(`[bench] ${line}`);
 
 const children: { name: string; process: ChildProcess }[] = [];
 let stackStarting: Promise<string[]> | undefined;
 let stopping = false;
 
-function runChild(name: string, entry: string, extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+/** Workers run with the heap probe (scripts/bench/heap-probe.ts), answering over an IPC channel. */
+function runChild(
+  name: string,
+  entry: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  probe = false,
+): ChildProcess {
+  const args = probe
+    ? ['--expose-gc', '--import', 'tsx', '--import', join(PROJECT_ROOT, 'scripts/bench/heap-probe.ts')]
+    : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...args, join(PROJECT_ROOT, entry)], {
+    stdio: ['ignore', 'inherit', 'inherit', ...(probe ? (['ipc'] as const) : [])],
     env: { ...childEnv, ...extraEnv },
   });
   children.push({ name, process: child });
@@ -167,6 +184,36 @@ function rssMb(pid: number | undefined): number | null {
   }
 }
 
+let heapRequests = 0;
+/**
+ * A worker's V8 heap figures (main thread and workflow threads, after a full GC) from its heap probe,
+ * and with `--heap-snapshots` a snapshot of each heap, labelled, in test-results/heap/. Null when the
+ * worker does not answer within the timeout.
+ */
+async function heapOf(child: ChildProcess, label: string): Promise<HeapFigures | null> {
+  if (!child.connected) return null;
+  const id = ++heapRequests;
+  const request: HeapRequest = {
+    heapProbe: true,
+    id,
+    gc: true,
+    ...(heapSnapshots ? { snapshotDir: HEAP_DIR, label } : {}),
+  };
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), heapSnapshots ? 600_000 : 60_000);
+    const onMessage = (message: { heapProbe?: boolean; id?: number; figures?: HeapFigures }) => {
+      if (message?.heapProbe && message.id === id) done(message.figures ?? null);
+    };
+    function done(figures: HeapFigures | null) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(figures);
+    }
+    child.on('message', onMessage);
+    child.send(request);
+  });
+}
+
 function temporalPid(): number | undefined {
   const file = join(
     componentDir(config, config.TEMPORAL_MODE === 'server' ? 'temporal-server' : 'temporal'),
@@ -175,6 +222,19 @@ function temporalPid(): number | undefined {
   if (!existsSync(file)) return undefined;
   const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
   return Number.isInteger(pid) ? pid : undefined;
+}
+
+/** Growth of used V8 heap, MB: the main thread's and each workflow thread's (in creation order). */
+function heapGrowth(
+  before: HeapFigures | null | undefined,
+  after: HeapFigures | null | undefined,
+): { main: number; threads: number[] } | null {
+  if (!before || !after) return null;
+  const r = (n: number) => Math.round(n * 10) / 10;
+  return {
+    main: r(after.main.usedMb - before.main.usedMb),
+    threads: after.threads.map((t, i) => r(t.usedMb - (before.threads[i]?.usedMb ?? 0))),
+  };
 }
 
 /** CPU seconds (user + system) of a process so far. */
@@ -267,11 +327,12 @@ async function main(): Promise<void> {
       i === 0 ? 'worker' : `worker ${i + 1}`,
       'src/worker.ts',
       i === 0 ? {} : { METRICS_PORT: String(config.METRICS_PORT + 10 + i) },
+      i === 0,
     ),
   );
   const worker = workers[0]!;
   const portal = runChild('portal', 'src/portal/server.ts');
-  const nullWorker = runChild('null worker', 'scripts/bench/null-worker.ts');
+  const nullWorker = runChild('null worker', 'scripts/bench/null-worker.ts', {}, true);
   await until(
     'portal',
     async () => (await fetch(`${config.portalUrl}/healthz`, { signal: AbortSignal.timeout(1_000) })).ok,
@@ -406,15 +467,24 @@ async function main(): Promise<void> {
 
     // Parked: the same number of null workflows waiting on a signal, then of purchases awaiting a card.
     if (parked > 0) {
-      const settle = async () => {
+      // RSS first (as it is, no collection forced), then the heaps after a full GC (and snapshots).
+      const heaps: Record<string, { worker: HeapFigures | null; nullWorker: HeapFigures | null }> = {};
+      const settle = async (label: string) => {
         await sleep(5_000);
-        return {
+        const rss = {
           worker: rssMb(worker.pid),
           nullWorker: rssMb(nullWorker.pid),
           temporal: rssMb(tPid),
         };
+        if (heapSnapshots) mkdirSync(HEAP_DIR, { recursive: true });
+        heaps[label] = {
+          worker: await heapOf(worker, `product-${label}`),
+          nullWorker: await heapOf(nullWorker, `null-${label}`),
+        };
+        log(`heaps ${label}: ${JSON.stringify(heaps[label])}`);
+        return rss;
       };
-      const base = await settle();
+      const base = await settle('base');
       const nullIds: string[] = [];
       await timed(50, parked, async () => {
         const purchaseId = randomUUID();
@@ -429,7 +499,7 @@ async function main(): Promise<void> {
           300_000,
         );
       }
-      const afterNull = await settle();
+      const afterNull = await settle('afterNull');
       log(`parked ${parked} null workflows: ${JSON.stringify({ base, afterNull })}`);
       const cardless: { id: string; token: string }[] = [];
       for (let i = 0; i < 20; i += 1) cardless.push(await shopper(false));
@@ -459,7 +529,7 @@ async function main(): Promise<void> {
         },
         300_000,
       ).catch((error) => log(`${(error as Error).message}: ${parkedNow} of ${parkedIds.length}`));
-      const afterProduct = await settle();
+      const afterProduct = await settle('afterProduct');
       log(
         `parked ${parkedNow} purchases: ${JSON.stringify({ afterProduct, answers: parkedAnswers.outcomes })}`,
       );
@@ -469,11 +539,17 @@ async function main(): Promise<void> {
         purchasesAwaitingCard: parkedNow,
         checkoutFigures: parkedAnswers,
         rssMb: { base, afterNull, afterProduct },
+        heaps,
+        heapSnapshots,
         growthMb: {
           nullWorker: growth(afterNull.nullWorker, base.nullWorker),
           productWorker: growth(afterProduct.worker, afterNull.worker),
           temporalDuringNull: growth(afterNull.temporal, base.temporal),
           temporalDuringProduct: growth(afterProduct.temporal, afterNull.temporal),
+        },
+        heapGrowthMb: {
+          nullWorker: heapGrowth(heaps.base?.nullWorker, heaps.afterNull?.nullWorker),
+          productWorker: heapGrowth(heaps.afterNull?.worker, heaps.afterProduct?.worker),
         },
       };
       // Let the null ones finish (they would otherwise resume in a later run on this data).
@@ -624,6 +700,13 @@ function printTable(results: Record<string, unknown>): void {
     console.log(
       `growth MB: null worker ${fmt(p.growthMb.nullWorker)}, product worker ${fmt(p.growthMb.productWorker)} (${p.growthMb.nullWorker ? (p.growthMb.productWorker / p.growthMb.nullWorker).toFixed(2) : '—'}× null), Temporal ${fmt(p.growthMb.temporalDuringNull)} / ${fmt(p.growthMb.temporalDuringProduct)}`,
     );
+    const heapText = (g: { main: number; threads: number[] } | null) =>
+      g ? `main ${fmt(g.main, 1)}, workflow threads ${g.threads.map((t) => fmt(t, 1)).join(' + ')}` : '—';
+    console.log(
+      `V8 heap growth MB (used, after a full GC): null worker ${heapText(p.heapGrowthMb.nullWorker)}; product worker ${heapText(p.heapGrowthMb.productWorker)} (thread 1: purchases' task queue, 2: event deliveries')`,
+    );
+    if (p.heapSnapshots)
+      console.log(`heap snapshots in test-results/heap/ (read with scripts/bench/heap-summary.ts)`);
   }
   // biome-ignore lint/suspicious/noExplicitAny: the JSON written above
   const c = results.crediting as any;
