@@ -3,8 +3,10 @@
  * default), the events, workflow tasks, activities (and their retries), timers, signals and search
  * attribute upserts, and the billable actions they make under the counting docs/scaling.md assumes
  * (Temporal Cloud's rules, from memory: a workflow started, each activity attempt, each timer, each
- * signal received, each upsert; workflow tasks and the history reads are not actions). Prints a
- * Markdown table.
+ * signal received, each upsert; workflow tasks and the history reads are not actions). An upsert of
+ * TemporalChangeVersion alone, which the SDK adds to each patch's marker, is not counted as an upsert:
+ * Temporal Cloud's actions page exempts that attribute. Patch markers are counted with the markers.
+ * Prints a Markdown table.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -13,7 +15,18 @@ import { PROJECT_ROOT } from '../stack/paths';
 interface HistoryEvent {
   eventType: string;
   activityTaskStartedEventAttributes?: { attempt?: number };
+  upsertWorkflowSearchAttributesEventAttributes?: {
+    searchAttributes?: { indexedFields?: Record<string, unknown> };
+  };
 }
+
+/** The SDK's own upsert with a patch marker (`patched()`), not the workflow's. */
+const isChangeVersionUpsert = (e: HistoryEvent) => {
+  const fields = Object.keys(
+    e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {},
+  );
+  return fields.length === 1 && fields[0] === 'TemporalChangeVersion';
+};
 
 interface ActionCount {
   flow: string;
@@ -37,7 +50,9 @@ function countActions(flow: string, events: HistoryEvent[]): ActionCount {
   const activities = n('ACTIVITY_TASK_SCHEDULED');
   const timers = n('TIMER_STARTED');
   const signals = n('WORKFLOW_EXECUTION_SIGNALED');
-  const upserts = n('UPSERT_WORKFLOW_SEARCH_ATTRIBUTES');
+  const upserts = events.filter(
+    (e) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && !isChangeVersionUpsert(e),
+  ).length;
   const others =
     n('WORKFLOW_EXECUTION_CONTINUED_AS_NEW') +
     n('START_CHILD_WORKFLOW_EXECUTION_INITIATED') +
