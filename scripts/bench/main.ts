@@ -484,6 +484,9 @@ async function main(): Promise<void> {
         log(`heaps ${label}: ${JSON.stringify(heaps[label])}`);
         return rss;
       };
+      // The worker works through the parked workflows' tasks after they are started (and past its cache,
+      // replays): 10,000 took it longer than 5 minutes on the shared 2-core machine.
+      const readyWithinMs = Math.max(300_000, parked * 150);
       const base = await settle('base');
       const nullIds: string[] = [];
       await timed(50, parked, async () => {
@@ -496,7 +499,7 @@ async function main(): Promise<void> {
         await until(
           `null ${id} parked`,
           () => client.workflow.getHandle(`bench-null:${id}`).query(nullParkedQuery),
-          300_000,
+          readyWithinMs,
         );
       }
       const afterNull = await settle('afterNull');
@@ -527,7 +530,7 @@ async function main(): Promise<void> {
           parkedNow = row?.n ?? 0;
           return parkedNow === parkedIds.length;
         },
-        300_000,
+        readyWithinMs,
       ).catch((error) => log(`${(error as Error).message}: ${parkedNow} of ${parkedIds.length}`));
       const afterProduct = await settle('afterProduct');
       log(
