@@ -640,11 +640,10 @@ async function benchCrediting(sql: Sql, orgId: string, pack: { id: string }, cus
     `select nextval('bench_credit_seq') as n \\gset
 select id as pid from bench_credit_ids where n = :n \\gset
 begin;
-select p.organization_id, p.customer_id, p.credits, p.status, c.deleted_at, p.workflow_run_id from purchases p join customers c on c.organization_id = p.organization_id and c.id = p.customer_id where p.id = :pid for update of p, c;
+select p.organization_id, p.customer_id, p.credits, p.status, c.deleted_at, p.workflow_run_id, p.price_cents, p.dispute_status, p.dispute_amount_cents, p.dispute_credits_held, p.credits_reversed_by_refunds from purchases p join customers c on c.organization_id = p.organization_id and c.id = p.customer_id where p.id = :pid for update of p, c;
 select id from credit_ledger where purchase_id = :pid and kind = 'purchase_grant';
 insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description) select organization_id, customer_id, 'purchased', 'purchase_grant', credits, id, 'Credit pack purchase ' || id from purchases where id = :pid returning id;
 update purchases set status = 'completed', next_action = null, failure_code = null, failure_message = null, failure_decline_code = null where id = :pid;
-select organization_id, customer_id, credits, price_cents, dispute_status, dispute_amount_cents, dispute_credits_held, credits_reversed_by_refunds from purchases where id = :pid;
 commit;
 `,
   );

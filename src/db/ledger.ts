@@ -67,18 +67,18 @@ export async function grantPurchaseCredits(
   { crediting }: { crediting?: { paymentIntentId: string | null } } = {},
 ): Promise<{ ledgerEntryId: number; replayed: boolean }> {
   const outcome = await sql.begin(async (tx): Promise<GrantOutcome> => {
+    // The dispute columns are read here too, for the hold below: the lock keeps them as read (a
+    // concurrent writer waits, and a write committed during the lock wait is what this select returns),
+    // and the grant changes none of them. The existing grant is NOT read here: a subquery of this
+    // select would keep the snapshot taken before the lock wait and miss a grant committed meanwhile.
     const [purchase] = await tx<
-      {
-        organizationId: string;
-        customerId: string;
-        credits: number;
-        status: PurchaseStatus;
-        deletedAt: Date | null;
-        workflowRunId: string | null;
-      }[]
+      (GrantedPurchase & { status: PurchaseStatus; deletedAt: Date | null; workflowRunId: string | null })[]
     >`
       select p.organization_id as "organizationId", p.customer_id as "customerId", p.credits, p.status,
-             c.deleted_at as "deletedAt", p.workflow_run_id as "workflowRunId"
+             c.deleted_at as "deletedAt", p.workflow_run_id as "workflowRunId",
+             p.price_cents as "priceCents", p.dispute_status as "disputeStatus",
+             p.dispute_amount_cents as "disputeAmountCents", p.dispute_credits_held as held,
+             p.credits_reversed_by_refunds as reversed
         from purchases p
         join customers c on c.organization_id = p.organization_id and c.id = p.customer_id
        where p.id = ${purchaseId}
@@ -124,7 +124,7 @@ export async function grantPurchaseCredits(
              failure_message = null, failure_decline_code = null
        where id = ${purchaseId}`;
     if (!entry) throw new Error('insert into credit_ledger returned no row');
-    await holdForDisputeOpenedBeforeGrant(tx, purchaseId);
+    await holdForDisputeOpenedBeforeGrant(tx, purchaseId, purchase);
     return { ledgerEntryId: Number(entry.id), replayed: false };
   });
   if ('refused' in outcome) throw new GrantRefusedError(outcome.refused);
@@ -132,6 +132,18 @@ export async function grantPurchaseCredits(
 }
 
 type GrantOutcome = { ledgerEntryId: number; replayed: boolean } | { refused: string };
+
+/** What the grant reads of its purchase, under its lock: whom to credit, and its dispute. */
+interface GrantedPurchase {
+  organizationId: string;
+  customerId: string;
+  credits: number;
+  priceCents: number;
+  disputeStatus: string | null;
+  disputeAmountCents: number | null;
+  held: number;
+  reversed: number;
+}
 
 /**
  * A dispute Stripe opened before the credits were granted (its event can outrun the charge's answer)
@@ -141,24 +153,9 @@ type GrantOutcome = { ledgerEntryId: number; replayed: boolean } | { refused: st
 async function holdForDisputeOpenedBeforeGrant(
   tx: postgres.TransactionSql,
   purchaseId: string,
+  purchase: GrantedPurchase,
 ): Promise<void> {
-  const [purchase] = await tx<
-    {
-      organizationId: string;
-      customerId: string;
-      credits: number;
-      priceCents: number;
-      disputeStatus: string | null;
-      disputeAmountCents: number | null;
-      held: number;
-      reversed: number;
-    }[]
-  >`
-    select organization_id as "organizationId", customer_id as "customerId", credits, price_cents as "priceCents",
-           dispute_status as "disputeStatus", dispute_amount_cents as "disputeAmountCents",
-           dispute_credits_held as held, credits_reversed_by_refunds as reversed
-      from purchases where id = ${purchaseId}`;
-  if (!purchase || (purchase.disputeStatus !== 'open' && purchase.disputeStatus !== 'lost')) return;
+  if (purchase.disputeStatus !== 'open' && purchase.disputeStatus !== 'lost') return;
   if (purchase.held > 0 || !purchase.disputeAmountCents) return;
   const held = Math.min(
     Math.floor((purchase.credits * purchase.disputeAmountCents) / purchase.priceCents),

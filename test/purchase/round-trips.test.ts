@@ -248,6 +248,97 @@ describe('the grant recording crediting', () => {
     expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
   });
 
+  it('two attempts at once (a retry overlapping a slow attempt): one grants, the other replays it', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const runId = randomUUID();
+    const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
+    const { paymentIntentId } = await (asRun(runId).run(activities.chargeOffSession, {
+      purchaseId,
+      organizationId: shopper.organizationId,
+      stripeCustomerId: shopper.stripeCustomerId as string,
+      paymentMethodId,
+      amountCents: shopper.packPriceCents,
+      currency: 'usd' as const,
+      recordCharging: { setupIntentId: null },
+    }) as ChargeResult);
+    const input = { purchaseId, recordCrediting: { paymentIntentId } };
+    // Both attempts wait on the customer's row, held here; released, the second finds the first's grant
+    // only because it reads the ledger in a statement of its own, after its lock wait.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const lock = env.sql.begin(async (tx) => {
+      await tx`select id from customers where id = ${shopper.customerId} for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const attempts = [1, 2].map(
+      () => asRun(runId).run(activities.grantPurchasedCredits, input) as GrantResult,
+    );
+    await waitFor(
+      async () =>
+        (
+          await env.sql`
+            select 1 from pg_stat_activity
+             where wait_event_type = 'Lock' and query like '%for update of p, c%'`
+        ).length >= 2,
+      'both attempts to wait on the lock',
+    );
+    release();
+    await lock;
+    const results = await Promise.all(attempts);
+    expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);
+    expect(results[0]?.ledgerEntryId).toBe(results[1]?.ledgerEntryId);
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+    expect((await transitionsOf(purchaseId)).map((t) => t.to)).toEqual([
+      'pending',
+      'charging',
+      'crediting',
+      'completed',
+    ]);
+  });
+
+  it('holds the share of a dispute opened before the grant, read under the grant lock', async () => {
+    const shopper = await env.shopper({ card: 'pm_card_visa' });
+    const runId = randomUUID();
+    const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
+    const { paymentIntentId } = await (asRun(runId).run(activities.chargeOffSession, {
+      purchaseId,
+      organizationId: shopper.organizationId,
+      stripeCustomerId: shopper.stripeCustomerId as string,
+      paymentMethodId,
+      amountCents: shopper.packPriceCents,
+      currency: 'usd' as const,
+      recordCharging: { setupIntentId: null },
+    }) as ChargeResult);
+    // Half the price disputed before the credits were granted (its event outran the charge's answer).
+    await env.sql`
+      update purchases set dispute_status = 'open',
+             dispute_amount_cents = ${shopper.packPriceCents / 2}
+       where id = ${purchaseId}`;
+    const grant = (await asRun(runId).run(activities.grantPurchasedCredits, {
+      purchaseId,
+      recordCrediting: { paymentIntentId },
+    })) as Awaited<GrantResult>;
+    expect(grant.replayed).toBe(false);
+    const ledger = await env.sql<{ kind: string; credits: number }[]>`
+      select kind, credits from credit_ledger where purchase_id = ${purchaseId} order by id`;
+    expect(ledger).toEqual([
+      { kind: 'purchase_grant', credits: 500 },
+      { kind: 'dispute_hold', credits: -250 },
+    ]);
+    expect((await env.row(purchaseId)) as unknown).toMatchObject({
+      status: 'completed',
+      dispute_credits_held: 250,
+    });
+  });
+
   it('refused for a deleted customer: crediting stands (for the refund to settle), nothing granted', async () => {
     const shopper = await env.shopper({ card: 'pm_card_visa' });
     const runId = randomUUID();
