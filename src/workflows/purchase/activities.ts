@@ -20,7 +20,10 @@ export const db = proxyActivities<DatabaseActivities>(databaseActivityOptions);
  * completes (a local activity's result is recorded only then): today the eligibility check and its
  * claim. Never Stripe calls (they can take seconds, heartbeat, and must not hold the workflow task),
  * and not the credit grant: it may wait on the customer's row lock, and a regular activity's
- * completion is recorded by the server even if the worker dies right after.
+ * completion is recorded by the server even if the worker dies right after. The other status writes
+ * (`awaiting_payment_method`, `requires_action`, the endings but `completed`) would qualify as well;
+ * they are off the card-on-file path, so they stay regular activities until a measured need and a
+ * patch of their own.
  *
  * The per-attempt timeout is short (the step is a few index lookups and one update); retries back off
  * as the database proxy's do, in the worker up to `localRetryThreshold`, then on a workflow timer, for
