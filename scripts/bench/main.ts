@@ -554,6 +554,18 @@ async function main(): Promise<void> {
           nullWorker: heapGrowth(heaps.base?.nullWorker, heaps.afterNull?.nullWorker),
           productWorker: heapGrowth(heaps.afterNull?.worker, heaps.afterProduct?.worker),
         },
+        // RSS read by the probe right after its full GC: both workers' growth from a collected baseline
+        // (the plain reads above take whatever garbage each worker happened to hold at that moment).
+        growthAfterGcMb: {
+          nullWorker: growth(
+            heaps.afterNull?.nullWorker?.rssMb ?? null,
+            heaps.base?.nullWorker?.rssMb ?? null,
+          ),
+          productWorker: growth(
+            heaps.afterProduct?.worker?.rssMb ?? null,
+            heaps.afterNull?.worker?.rssMb ?? null,
+          ),
+        },
       };
       // Let the null ones finish (they would otherwise resume in a later run on this data).
       await Promise.all(
@@ -702,6 +714,11 @@ function printTable(results: Record<string, unknown>): void {
     console.log(
       `growth MB: null worker ${fmt(p.growthMb.nullWorker)}, product worker ${fmt(p.growthMb.productWorker)} (${p.growthMb.nullWorker ? (p.growthMb.productWorker / p.growthMb.nullWorker).toFixed(2) : '—'}× null), Temporal ${fmt(p.growthMb.temporalDuringNull)} / ${fmt(p.growthMb.temporalDuringProduct)}`,
     );
+    const collected = p.growthAfterGcMb;
+    if (collected)
+      console.log(
+        `growth MB after a full GC: null worker ${fmt(collected.nullWorker)}, product worker ${fmt(collected.productWorker)} (${collected.nullWorker ? (collected.productWorker / collected.nullWorker).toFixed(2) : '—'}× null)`,
+      );
     const heapText = (g: { main: number; threads: number[] } | null) =>
       g ? `main ${fmt(g.main, 1)}, workflow threads ${g.threads.map((t) => fmt(t, 1)).join(' + ')}` : '—';
     console.log(
