@@ -11,6 +11,7 @@ import {
   WORKER_CONNECT_TIMEOUT_MS,
 } from '../../src/temporal/connect-with-retry';
 import { diagnosticsWorkflow } from '../../src/workflows';
+import { collectOutput } from '../support/child-output';
 import { testConfig } from '../support/config';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
@@ -140,21 +141,7 @@ describe('the worker process started while Temporal is stopped', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(worker);
-    let pending = '';
-    worker.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      pending += chunk;
-      const complete = pending.split('\n');
-      pending = complete.pop() ?? '';
-      for (const line of complete) {
-        output.push(line);
-        try {
-          lines.push(JSON.parse(line));
-        } catch {
-          // not JSON
-        }
-      }
-    });
-    worker.stderr?.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+    collectOutput(worker, output, lines);
 
     // Three failed attempts logged (0.5 s, 1 s, 2 s apart), and the worker still alive.
     await waitFor(

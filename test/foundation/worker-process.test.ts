@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { diagnosticsWorkflow } from '../../src/workflows';
+import { collectOutput } from '../support/child-output';
 import { testConfig } from '../support/config';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/wait';
@@ -43,21 +44,7 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   exited = new Promise((resolve) => worker.once('exit', (code, signal) => resolve({ code, signal })));
-  let pending = '';
-  worker.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const complete = pending.split('\n');
-    pending = complete.pop() ?? '';
-    for (const line of complete) {
-      rawOutput.push(line);
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // not a JSON line
-      }
-    }
-  });
-  worker.stderr?.setEncoding('utf8').on('data', (chunk: string) => rawOutput.push(chunk));
+  collectOutput(worker, rawOutput, lines);
   connection = await Connection.connect(temporalConnectionOptions(config));
   client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   await waitFor(

@@ -111,6 +111,19 @@ function asRun(runId: string) {
   });
 }
 
+/** The charge activity as the run would call it past the status-writes patch (it records `charging`). */
+function chargeAsRun(runId: string, shopper: Shopper, purchaseId: string, paymentMethodId: string) {
+  return asRun(runId).run(activities.chargeOffSession, {
+    purchaseId,
+    organizationId: shopper.organizationId,
+    stripeCustomerId: shopper.stripeCustomerId as string,
+    paymentMethodId,
+    amountCents: shopper.packPriceCents,
+    currency: 'usd' as const,
+    recordCharging: { setupIntentId: null },
+  }) as ChargeResult;
+}
+
 async function typedFailureOf(promise: Promise<unknown>): Promise<string | undefined> {
   const error = await promise.then(
     () => null,
@@ -260,15 +273,7 @@ describe('the grant recording crediting', () => {
     const shopper = await env.shopper({ card: 'pm_card_visa' });
     const runId = randomUUID();
     const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
-    const { paymentIntentId } = await (asRun(runId).run(activities.chargeOffSession, {
-      purchaseId,
-      organizationId: shopper.organizationId,
-      stripeCustomerId: shopper.stripeCustomerId as string,
-      paymentMethodId,
-      amountCents: shopper.packPriceCents,
-      currency: 'usd' as const,
-      recordCharging: { setupIntentId: null },
-    }) as ChargeResult);
+    const { paymentIntentId } = await chargeAsRun(runId, shopper, purchaseId, paymentMethodId);
     const input = { purchaseId, recordCrediting: { paymentIntentId } };
     const grant = () => asRun(runId).run(activities.grantPurchasedCredits, input) as GrantResult;
     const first = await grant();
@@ -293,15 +298,7 @@ describe('the grant recording crediting', () => {
     const shopper = await env.shopper({ card: 'pm_card_visa' });
     const runId = randomUUID();
     const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
-    const { paymentIntentId } = await (asRun(runId).run(activities.chargeOffSession, {
-      purchaseId,
-      organizationId: shopper.organizationId,
-      stripeCustomerId: shopper.stripeCustomerId as string,
-      paymentMethodId,
-      amountCents: shopper.packPriceCents,
-      currency: 'usd' as const,
-      recordCharging: { setupIntentId: null },
-    }) as ChargeResult);
+    const { paymentIntentId } = await chargeAsRun(runId, shopper, purchaseId, paymentMethodId);
     const input = { purchaseId, recordCrediting: { paymentIntentId } };
     // Both attempts wait on the customer's row, held here; released, the second finds the first's grant
     // only because it reads the ledger in a statement of its own, after its lock wait.
@@ -349,15 +346,7 @@ describe('the grant recording crediting', () => {
     const shopper = await env.shopper({ card: 'pm_card_visa' });
     const runId = randomUUID();
     const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
-    const { paymentIntentId } = await (asRun(runId).run(activities.chargeOffSession, {
-      purchaseId,
-      organizationId: shopper.organizationId,
-      stripeCustomerId: shopper.stripeCustomerId as string,
-      paymentMethodId,
-      amountCents: shopper.packPriceCents,
-      currency: 'usd' as const,
-      recordCharging: { setupIntentId: null },
-    }) as ChargeResult);
+    const { paymentIntentId } = await chargeAsRun(runId, shopper, purchaseId, paymentMethodId);
     // Half the price disputed before the credits were granted (its event outran the charge's answer).
     await env.sql`
       update purchases set dispute_status = 'open',
