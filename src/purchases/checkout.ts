@@ -46,11 +46,17 @@ const quantityExceedsLimit = (maxQuantity: number) =>
 /**
  * Records the purchase (status `pending`, the pack's credits and price snapshotted × quantity), or
  * returns the one this idempotency key already made. `created` tells which.
+ *
+ * `known`: the key's row as the caller just read it (null: none), so it is not read twice; left out,
+ * it is read here. A null that went stale (a concurrent checkout with the same key recorded its row
+ * meanwhile) answers the same: the insert conflicts on the key and the row that won is answered (or
+ * refused as a reused key), and a refusal before the insert (the bound, the pack) reads the key once
+ * more first, so a known key is still judged on its key alone.
  */
 export async function createPurchase(
   sql: Sql,
   request: CheckoutRequest,
-  { maxQuantity }: { maxQuantity: number },
+  { maxQuantity, known }: { maxQuantity: number; known?: PurchaseRow | null },
 ): Promise<{ purchase: PurchaseRow; created: boolean }> {
   const requestHash = checkoutRequestHash(request);
   const reuse = (row: PurchaseRow) => {
@@ -65,17 +71,23 @@ export async function createPurchase(
 
   // A known key is judged on its key first: the same body answers the purchase it made (even if the
   // limit has changed since), another body is refused as a reused key. Only a new row needs the bound.
-  const existing = await findPurchaseByIdempotencyKey(sql, request);
+  const existing = known === undefined ? await findPurchaseByIdempotencyKey(sql, request) : known;
   if (existing) return reuse(existing);
+  // Only on a refusal: the caller's "no row" may be stale by now.
+  const refuse = async (error: AppError) => {
+    const raced = known === null ? await findPurchaseByIdempotencyKey(sql, request) : null;
+    if (raced) return reuse(raced);
+    throw error;
+  };
   if (!Number.isInteger(request.quantity) || request.quantity < 1 || request.quantity > maxQuantity) {
-    throw quantityExceedsLimit(maxQuantity);
+    return refuse(quantityExceedsLimit(maxQuantity));
   }
 
   const pack = await getCreditPackSnapshot(sql, {
     organizationId: request.organizationId,
     creditPackId: request.creditPackId,
   });
-  if (!pack) throw new AppError('credit_pack_not_found', `No credit pack ${request.creditPackId}.`);
+  if (!pack) return refuse(new AppError('credit_pack_not_found', `No credit pack ${request.creditPackId}.`));
 
   const purchaseId = newId('purchase');
   const inserted = await insertPurchase(sql, {
@@ -98,12 +110,19 @@ export async function createPurchase(
   return reuse(winner);
 }
 
-/** Checkout in one call: record the purchase (or find it by its key) and make sure its workflow runs. */
+/**
+ * Checkout in one call: record the purchase (or find it by its key) and make sure its workflow runs.
+ * `known`: as for createPurchase.
+ */
 export async function checkout(
   deps: { sql: Sql; client: Client; config: Config },
   request: CheckoutRequest,
+  { known }: { known?: PurchaseRow | null } = {},
 ): Promise<{ purchase: PurchaseRow; created: boolean }> {
-  const result = await createPurchase(deps.sql, request, { maxQuantity: deps.config.MAX_PURCHASE_QUANTITY });
+  const result = await createPurchase(deps.sql, request, {
+    maxQuantity: deps.config.MAX_PURCHASE_QUANTITY,
+    known,
+  });
   // Also on a repeat: the first attempt may have recorded the row and died before starting the workflow.
   await startPurchaseWorkflow(deps.client, result.purchase, {
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
@@ -159,7 +178,8 @@ export async function checkoutForCustomer(
     // Bounded: a workflow service that does not answer would otherwise hold the customer ~20 s
     // (the client's own retries) before the answer below, which is the same.
     const { purchase, created } = await temporal.withDeadline(Date.now() + startDeadlineMs, () =>
-      checkout({ sql, client: temporal, config }, request),
+      // The key was read just above: createPurchase does not read it again.
+      checkout({ sql, client: temporal, config }, request, { known }),
     );
     log.info(
       { purchaseId: purchase.id, created, idempotencyKey: request.idempotencyKey },
