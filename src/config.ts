@@ -182,7 +182,9 @@ function schemaFor(profile: Profile) {
       POSTGRES_MAX_CONNECTIONS: positiveInt
         .max(100)
         .default(10)
-        .describe('Postgres connection pool size per process.'),
+        .describe(
+          'Postgres connection pool size per process. The worker and the portal each hold one more connection beside the pool, for LISTEN (the event dispatcher; the checkout and cancel wait).',
+        ),
 
       STRIPE_SECRET_KEY: z
         .string()

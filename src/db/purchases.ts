@@ -247,3 +247,9 @@ export async function getPurchaseForEligibility(
      where p.id = ${purchaseId}`;
   return purchase ?? null;
 }
+
+/**
+ * The channel migration 00017's trigger NOTIFYs, with the purchase id as payload, whenever a purchase's
+ * status changes (delivered at commit). src/purchases/purchase-changes.ts listens on it.
+ */
+export const PURCHASE_STATUS_CHANNEL = 'credit_pack_purchase_status';

@@ -14,6 +14,7 @@ import type { Sql } from '../db/client';
 import { pingDatabase } from '../db/health';
 import { randomBase62 } from '../db/ids';
 import { AppError, errorCodes } from '../domain/errors';
+import { createPurchaseChanges, type PurchaseChanges } from '../purchases';
 import { createStripe } from '../stripe/client';
 import { envelope } from './context';
 import { clientErrorHandler, installErrorHandling, routerErrorHandler, sendError } from './errors';
@@ -47,6 +48,12 @@ export interface BuildAppOptions {
   stripe?: Stripe;
   /** How long checkout waits for the purchase to need something or settle before answering (default 3 s). */
   checkoutWaitMs?: number;
+  /**
+   * What wakes the checkout's and cancel's waits (default: a LISTEN connection of its own on
+   * config.databaseUrl, opened at the first wait and closed with the app). One given here is the
+   * caller's to close.
+   */
+  purchaseChanges?: PurchaseChanges;
   /** Stripe.js publishable key (pk_test_…) for the portal page with a real Stripe key. */
   stripePublishableKey?: string | null;
   /** Called for every route as it is registered (Fastify's onRoute hook), e.g. to list them in a test. */
@@ -188,12 +195,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   );
 
+  let purchaseChanges = options.purchaseChanges;
+  if (!purchaseChanges) {
+    const own = createPurchaseChanges({
+      databaseUrl: config.databaseUrl,
+      log: app.log,
+      applicationName: 'credit-pack-portal-listen',
+    });
+    app.addHook('onClose', () => own.close());
+    purchaseChanges = own;
+  }
   const deps = {
     config,
     sql,
     temporal,
     stripe: options.stripe ?? createStripe(config),
     checkoutWaitMs: options.checkoutWaitMs ?? DEFAULT_CHECKOUT_WAIT_MS,
+    purchaseChanges,
     stripePublishableKey: options.stripePublishableKey ?? null,
   };
   await app.register(platformRoutes, deps);

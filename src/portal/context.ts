@@ -5,6 +5,7 @@ import type { PortalSessionClaims } from '../auth/portal-tokens';
 import type { Config } from '../config';
 import type { Sql } from '../db/client';
 import { AppError } from '../domain/errors';
+import type { PurchaseChanges } from '../purchases';
 
 /** What route plugins receive. */
 export interface RouteDeps {
@@ -16,6 +17,8 @@ export interface RouteDeps {
   temporal: Client | null;
   /** How long checkout waits for the purchase to need something or settle before answering (ms). */
   checkoutWaitMs: number;
+  /** Wakes the checkout's and cancel's waits when a purchase's status changes (one LISTEN connection). */
+  purchaseChanges: PurchaseChanges;
   /** Stripe.js publishable key for the portal page with real Stripe (null in test mode). */
   stripePublishableKey: string | null;
 }

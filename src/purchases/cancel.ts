@@ -7,6 +7,7 @@ import { AppError } from '../domain/errors';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../domain/purchase-states';
 import { cancelPurchaseUpdate, type PurchaseState, purchaseWorkflowId } from '../workflows';
 import { workflowServiceUnavailable } from './errors';
+import type { PurchaseChanges } from './purchase-changes';
 import { waitForPurchase } from './wait';
 
 /** How long a cancel may take (the workflow undoes what is outstanding, then settles). */
@@ -21,7 +22,7 @@ const CANCEL_SETTLE_WAIT_MS = 3_000;
  * being charged or is settled answers 409 `purchase_not_cancelable`.
  */
 export async function cancelPurchase(
-  deps: { sql: Sql; temporal: Client | null },
+  deps: { sql: Sql; temporal: Client | null; purchaseChanges: PurchaseChanges },
   row: PurchaseRow,
   requestedBy: 'customer' | 'operator',
 ): Promise<PurchaseRow> {
@@ -73,7 +74,7 @@ export async function cancelPurchase(
   }
   // The update answers once the workflow settled; its row is written by an activity just before or after.
   const settled = await waitForPurchase(
-    deps.sql,
+    deps,
     { organizationId: row.organization_id, purchaseId: row.id },
     CANCEL_SETTLE_WAIT_MS,
     (current) => current.status === state.status,

@@ -31,10 +31,15 @@ export {
 export { type PurchaseLog, workflowServiceUnavailable } from './errors';
 export { findPurchaseWithWorkflow } from './find';
 export { applyMoneyEvent, type MoneyEventPlan, moneyEventTypes, prepareMoneyEvent } from './money-events';
+export {
+  createPurchaseChanges,
+  type PurchaseChanges,
+  type PurchaseSubscription,
+} from './purchase-changes';
 export { refundPurchase, refundRequestHash, startOrphanedRefunds, startRefundWorkflow } from './refunds';
 export { hintPurchase, type PurchaseHint } from './signals';
 export { SWEEP_LIMIT, startOrphanedPurchases } from './sweep';
-export { waitForPurchase } from './wait';
+export { PURCHASE_REREAD_INTERVAL_MS, waitForPurchase } from './wait';
 export {
   type PurchaseTimeouts,
   purchaseTimeouts,

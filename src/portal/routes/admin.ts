@@ -71,7 +71,7 @@ export const platformRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
 
 /** Admin routes, authenticated by an organization API key and scoped to that organization. */
 export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps) => {
-  const { config, sql, stripe, temporal } = deps;
+  const { config, sql, stripe, temporal, purchaseChanges } = deps;
   app.addHook('onRequest', async (request) => {
     const token = bearerToken(request);
     // The current key, or one rotated out within its grace period (src/db/credentials.ts).
@@ -486,7 +486,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, dep
         purchaseId: request.params.id,
       });
       request.log.info({ purchaseId: row.id }, 'cancel requested by an operator');
-      return envelope(toAdminPurchase(await cancelPurchase({ sql, temporal }, row, 'operator')));
+      return envelope(
+        toAdminPurchase(await cancelPurchase({ sql, temporal, purchaseChanges }, row, 'operator')),
+      );
     },
   );
 };

@@ -50,7 +50,7 @@ export const CheckoutHeaders = Type.Object({
 /** Checkout and cancel on the portal session (registered inside the portal plugin: its auth hook applies). */
 export const checkoutRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
   app,
-  { config, sql, temporal, checkoutWaitMs },
+  { config, sql, temporal, checkoutWaitMs, purchaseChanges },
 ) => {
   app.post(
     '/v1/portal/purchases',
@@ -86,7 +86,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
       // Recorded but not started: nothing runs it yet, so nothing is worth waiting for.
       const row = result.workflowStarted
         ? await waitForPurchase(
-            sql,
+            { sql, purchaseChanges },
             { organizationId, customerId, purchaseId: result.purchase.id },
             checkoutWaitMs,
           )
@@ -119,7 +119,7 @@ export const checkoutRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (
         purchaseId: request.params.id,
       });
       request.log.info({ purchaseId: row.id }, 'cancel requested by the customer');
-      return envelope(toPurchase(await cancelPurchase({ sql, temporal }, row, 'customer')));
+      return envelope(toPurchase(await cancelPurchase({ sql, temporal, purchaseChanges }, row, 'customer')));
     },
   );
 };
