@@ -39,6 +39,17 @@ export interface PaymentParties {
   stripeCustomerId: string;
   /** The card on file, or null when the customer must add one. */
   paymentMethodId: string | null;
+  /**
+   * No card on file and `askForCard` was sent: the SetupIntent that asks the customer for one (made
+   * in the same activity, under the same key as `createSetupIntent`'s). Absent otherwise.
+   */
+  setupIntent?: SetupIntentRequest;
+}
+
+/** A SetupIntent asking for a card: its client secret goes to the portal, never to the logs. */
+export interface SetupIntentRequest {
+  setupIntentId: string;
+  clientSecret: string;
 }
 
 export interface ChargeRequest {
@@ -223,6 +234,37 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
     return attached.id;
   }
 
+  /**
+   * The SetupIntent that asks a purchase's customer for a card, under the purchase's setup key: the
+   * same SetupIntent however often it is asked (a retry, or either of the two activities that make it).
+   */
+  async function createSetupIntentFor(input: {
+    purchaseId: string;
+    organizationId: string;
+    stripeCustomerId: string;
+  }): Promise<SetupIntentRequest> {
+    const setupIntent = await stripeCall('create SetupIntent', () =>
+      stripe.setupIntents.create(
+        {
+          customer: input.stripeCustomerId,
+          usage: 'off_session',
+          allowed_payment_method_types: ['card'],
+          metadata: { purchase_id: input.purchaseId, organization_id: input.organizationId },
+        },
+        { idempotencyKey: idempotencyKeys.setup(input.purchaseId) },
+      ),
+    );
+    if (!setupIntent.client_secret) {
+      throw nonRetryable(
+        FailureType.PaymentRequestRejected,
+        `SetupIntent ${setupIntent.id} has no client secret`,
+      );
+    }
+    // The client secret goes to the portal only, never to the logs.
+    log.info('SetupIntent created', { purchaseId: input.purchaseId, setupIntentId: setupIntent.id });
+    return { setupIntentId: setupIntent.id, clientSecret: setupIntent.client_secret };
+  }
+
   const activities = {
     /**
      * The customer's Stripe customer (created on their first purchase, under a per-customer key so two
@@ -233,6 +275,12 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       purchaseId: string;
       organizationId: string;
       customerId: string;
+      /**
+       * Sent by purchases past the workflow's `2026-11-27-one-marker` patch (never by an auto top-up,
+       * which does not ask): with no card on file, also create the SetupIntent that asks for one, in
+       * place of the separate `createSetupIntent` activity older purchases ran next.
+       */
+      askForCard?: boolean;
     }): Promise<PaymentParties> {
       const row = await getCustomerPaymentProfile(sql, input);
       if (!row) throw nonRetryable(FailureType.PurchaseNotFound, `customer ${input.customerId} not found`);
@@ -265,6 +313,10 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
         stripeCustomerId,
         cardOnFile: paymentMethodId !== null,
       });
+      if (paymentMethodId === null && input.askForCard) {
+        const setupIntent = await createSetupIntentFor({ ...input, stripeCustomerId });
+        return { stripeCustomerId, paymentMethodId, setupIntent };
+      }
       return { stripeCustomerId, paymentMethodId };
     },
 
@@ -273,27 +325,8 @@ export function createPaymentActivities({ sql, stripe }: { sql: Sql; stripe: Str
       purchaseId: string;
       organizationId: string;
       stripeCustomerId: string;
-    }): Promise<{ setupIntentId: string; clientSecret: string }> {
-      const setupIntent = await stripeCall('create SetupIntent', () =>
-        stripe.setupIntents.create(
-          {
-            customer: input.stripeCustomerId,
-            usage: 'off_session',
-            allowed_payment_method_types: ['card'],
-            metadata: { purchase_id: input.purchaseId, organization_id: input.organizationId },
-          },
-          { idempotencyKey: idempotencyKeys.setup(input.purchaseId) },
-        ),
-      );
-      if (!setupIntent.client_secret) {
-        throw nonRetryable(
-          FailureType.PaymentRequestRejected,
-          `SetupIntent ${setupIntent.id} has no client secret`,
-        );
-      }
-      // The client secret goes to the portal only, never to the logs.
-      log.info('SetupIntent created', { purchaseId: input.purchaseId, setupIntentId: setupIntent.id });
-      return { setupIntentId: setupIntent.id, clientSecret: setupIntent.client_secret };
+    }): Promise<SetupIntentRequest> {
+      return createSetupIntentFor(input);
     },
 
     /**

@@ -6,11 +6,8 @@ import { createActivities } from '../../src/activities';
 import { FailureType } from '../../src/activities/failures';
 import { claimPurchase } from '../../src/db/purchase-status';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../../src/domain/purchase-states';
-import {
-  ELIGIBILITY_LOCAL_PATCH,
-  NO_CREDITING_UPSERT_PATCH,
-  STATUS_WRITES_IN_STEPS_PATCH,
-} from '../../src/workflows/purchase/workflow';
+import { paymentMethodAddedSignal } from '../../src/workflows';
+import { ONE_MARKER_PATCH } from '../../src/workflows/purchase/workflow';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { type PurchaseEnv, purchaseEnv, type Shopper } from '../support/purchase-env';
 import { waitFor } from '../support/wait';
@@ -171,28 +168,23 @@ describe('a card-on-file purchase, as the workflow runs it now', () => {
       .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
       .filter((data): data is Uint8Array => data != null)
       .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
-    expect(patchIds).toEqual([
-      ELIGIBILITY_LOCAL_PATCH,
-      STATUS_WRITES_IN_STEPS_PATCH,
-      NO_CREDITING_UPSERT_PATCH,
-    ]);
+    // One marker stands for every earlier patch's new path (it was one per patch taken: three).
+    expect(patchIds).toEqual([ONE_MARKER_PATCH]);
     expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(1);
     expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(3);
     // The status upserts: charging and completed (crediting's is gone). The SDK also upserts
-    // TemporalChangeVersion with each patch's marker (until the patches are removed).
+    // TemporalChangeVersion with the patch's marker (until the patch is removed).
     const upserted = events
       .map((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields)
       .filter((fields) => fields != null)
       .map((fields) => Object.keys(fields ?? {}).join(','));
     expect(upserted).toEqual([
       'TemporalChangeVersion',
-      'TemporalChangeVersion',
       'CreditPackPurchaseStatus',
-      'TemporalChangeVersion',
       'CreditPackPurchaseStatus',
     ]);
     expect(events.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(4);
-    expect(events).toHaveLength(32);
+    expect(events).toHaveLength(28);
   });
 
   it('records crediting and completed in the grant transaction: transitions and events as before', async () => {
@@ -215,6 +207,45 @@ describe('a card-on-file purchase, as the workflow runs it now', () => {
     // One event per transition the events trigger lists, as when crediting was a write of its own.
     expect(await eventTypesOf(purchaseId)).toEqual(['purchase.completed']);
     expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+  });
+});
+
+describe('a purchase that must ask for a card, as the workflow runs it now', () => {
+  it('asks Stripe for the SetupIntent in the card-on-file step: one activity fewer, one marker', async () => {
+    const shopper = await env.shopper(); // no card, no Stripe customer yet
+    const { purchaseId, handle } = await env.buy(shopper);
+    const waiting = await env.reaches(handle, 'awaiting_payment_method');
+    expect(waiting.nextAction).toMatchObject({
+      type: 'add_payment_method',
+      clientSecret: expect.stringMatching(/^seti_.+_secret_/),
+    });
+    const row = await env.row(purchaseId);
+    expect(row).toMatchObject({
+      status: 'awaiting_payment_method',
+      stripe_setup_intent_id: waiting.setupIntentId,
+      next_action: waiting.nextAction,
+    });
+    // Exactly one SetupIntent for the purchase, and no createSetupIntent activity: the card-on-file
+    // step made it.
+    const asked = (await stripeRecordsOf(env.emulatorUrl, purchaseId)).setupIntents;
+    expect(asked.map((s) => s.id)).toEqual([waiting.setupIntentId]);
+    const parked = (await handle.fetchHistory()).events ?? [];
+    expect(
+      parked.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean),
+    ).toEqual(['ensureStripeCustomer', 'recordPurchaseStatus']);
+
+    const setupIntentId = waiting.setupIntentId as string;
+    await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
+    await handle.signal(paymentMethodAddedSignal, { setupIntentId });
+    expect((await handle.result()).status).toBe('completed');
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+    const events = (await handle.fetchHistory()).events ?? [];
+    const patchIds = events
+      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
+      .filter((data): data is Uint8Array => data != null)
+      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    // The card wait's re-reads ('recheck-stripe-during-waits') are taken without a marker of their own.
+    expect(patchIds).toEqual([ONE_MARKER_PATCH]);
   });
 });
 

@@ -11,6 +11,7 @@ import { paymentMethodAddedSignal } from '../../src/workflows';
 import {
   ELIGIBILITY_LOCAL_PATCH,
   NO_CREDITING_UPSERT_PATCH,
+  ONE_MARKER_PATCH,
   STATUS_WRITES_IN_STEPS_PATCH,
 } from '../../src/workflows/purchase/workflow';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
@@ -31,11 +32,17 @@ const silentLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: no
 let env: PurchaseEnv;
 let connection: NativeConnection;
 let oldBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
+/** The code of the three round-trip patches, before the one marker. */
+let threePatchBundle: typeof oldBundle;
 beforeAll(async () => {
   env = await purchaseEnv({ cardWaitTimeoutMs: 60_000 });
   connection = await NativeConnection.connect(temporalConnectionOptions(env.config));
   oldBundle = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('./variants/before-2026-11-27/index.ts', import.meta.url)),
+    logger: silentLogger,
+  });
+  threePatchBundle = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('./variants/before-one-marker/index.ts', import.meta.url)),
     logger: silentLogger,
   });
 });
@@ -126,5 +133,62 @@ describe('a purchase in flight at the deploy of the round-trip patches', () => {
       (error: unknown) => error,
     );
     expect(old).toBeInstanceOf(DeterminismViolationError);
+  });
+});
+
+describe('a purchase in flight at the deploy of the one marker', () => {
+  it('keeps the markers it recorded, asks the earlier patches live, and never takes the one marker', async () => {
+    const taskQueue = `test-in-flight-${crypto.randomUUID()}`;
+    const shopper = await env.shopper(); // no card: it waits for one
+    const { purchaseId, start } = await env.record(shopper);
+
+    const before = await runWorker(threePatchBundle, taskQueue);
+    const handle = await start({ taskQueue });
+    const waiting = await env.reaches(handle, 'awaiting_payment_method');
+    await before.stop();
+    const setupIntentId = waiting.setupIntentId as string;
+
+    const after = await runWorker(await workflowBundle(), taskQueue);
+    try {
+      await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
+      await handle.signal(paymentMethodAddedSignal, { setupIntentId });
+      expect((await handle.result()).status).toBe('completed');
+    } finally {
+      await after.stop();
+    }
+
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    expect(
+      events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean),
+    ).toEqual([
+      'ensureStripeCustomer',
+      'createSetupIntent', // recorded by the three-patch code: a step of its own
+      'recordPurchaseStatus',
+      'adoptSetupIntentPaymentMethod',
+      'chargeOffSession',
+      'grantPurchasedCredits',
+    ]);
+    const patchIds = events
+      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
+      .filter((data): data is Uint8Array => data != null)
+      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    // Recorded by the old code, then asked live by the new one (no one marker in the middle of a run).
+    expect(patchIds).toEqual([
+      ELIGIBILITY_LOCAL_PATCH,
+      'recheck-stripe-during-waits',
+      STATUS_WRITES_IN_STEPS_PATCH,
+      NO_CREDITING_UPSERT_PATCH,
+    ]);
+    expect(patchIds).not.toContain(ONE_MARKER_PATCH);
+    expect(await env.row(purchaseId)).toMatchObject({
+      status: 'completed',
+      stripe_setup_intent_id: setupIntentId,
+    });
+    expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
+
+    // The history replays against the current code and against the three-patch code it started on.
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId);
+    await Worker.runReplayHistory({ workflowBundle: threePatchBundle }, history, handle.workflowId);
   });
 });

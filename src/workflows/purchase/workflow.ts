@@ -15,7 +15,7 @@ import {
 import type { EligibilityOutcome } from '../../activities/eligibility';
 import type { AuthenticationRequiredDetails, CardDeclinedDetails } from '../../activities/failures';
 import { FailureType } from '../../activities/failures';
-import type { PaymentParties } from '../../activities/payments';
+import type { PaymentParties, SetupIntentRequest } from '../../activities/payments';
 import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
 import { compensation, db, dbLocal, stripe, stripeRecheck } from './activities';
 import { Compensations } from './compensations';
@@ -50,6 +50,18 @@ export const ELIGIBILITY_LOCAL_PATCH = '2026-11-27-eligibility-local-activity';
 /** No search attribute upsert for the transient `crediting` (charging and completed keep theirs). */
 export const NO_CREDITING_UPSERT_PATCH = '2026-11-27-no-crediting-upsert';
 
+/**
+ * One marker instead of many (issue 16, second cut). Each patch a run takes costs it a marker event, an
+ * upsert of the SDK's TemporalChangeVersion search attribute and a visibility write on the server
+ * (a card-on-file purchase took three). A run that records this one, asked once before its first
+ * command, takes the new path of every patch above and below without asking for them
+ * (`sinceOneMarker`); a run recorded without it asks each where it always did, so every stored
+ * history replays as before. Its own change: the card step asks Stripe for the SetupIntent in the
+ * same activity that finds the card on file (`ensureStripeCustomer` with `askForCard`), one activity
+ * and one workflow task fewer for a purchase that must ask the customer for a card.
+ */
+export const ONE_MARKER_PATCH = '2026-11-27-one-marker';
+
 /** Statuses in which the customer may still cancel: nothing is being charged right now. */
 const cancelableStatuses: readonly PurchaseStatus[] = [
   'pending',
@@ -81,6 +93,10 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     cancelRequested: false,
   };
   const compensations = new Compensations();
+  /** Whether this run records the one marker (asked first, before any command: see ONE_MARKER_PATCH). */
+  const oneMarker = patched(ONE_MARKER_PATCH);
+  /** An earlier patch's answer: true without asking for a run past the one marker, else asked here. */
+  const sinceOneMarker = (patchId: string): boolean => oneMarker || patched(patchId);
   /** Set once the purchase is being settled on a failure path: a failure inside that is not retried. */
   let settling = false;
   /** Set right before the charge request: only then can a refund have anything to find. */
@@ -95,7 +111,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
    * this existed carry no interval and replay their original waits; new ones record the marker.
    */
   const stripeRecheckIntervalMs = (): number | null =>
-    input.stripeRecheckIntervalMs && patched('recheck-stripe-during-waits')
+    input.stripeRecheckIntervalMs && sinceOneMarker('recheck-stripe-during-waits')
       ? input.stripeRecheckIntervalMs
       : null;
 
@@ -107,7 +123,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
    * only where their path differs (asked there, so a top-up's history starts as any purchase's).
    */
   const offSessionOnly = (): boolean =>
-    input.trigger === 'auto_top_up' && patched('auto-top-up-off-session-only');
+    input.trigger === 'auto_top_up' && sinceOneMarker('auto-top-up-off-session-only');
 
   // ── Messages ──────────────────────────────────────────────────────────────────────────────────────
   setHandler(purchaseStatusQuery, () => ({ ...state }));
@@ -228,7 +244,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     // milliseconds, so they run inside this first workflow task instead of a round trip of their own.
     let verdict: EligibilityOutcome;
     try {
-      verdict = patched(ELIGIBILITY_LOCAL_PATCH)
+      verdict = sinceOneMarker(ELIGIBILITY_LOCAL_PATCH)
         ? await asActivityFailure(
             'checkPurchaseEligibility',
             dbLocal.checkPurchaseEligibility.executeWithOptions({ summary: 'check eligibility' }, [
@@ -252,10 +268,17 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     if (state.cancelRequested) return fail('canceled', canceledFailure());
 
     // 2. A card on file, or ask the customer for one.
+    // Past the one marker, the same activity also asks Stripe for the SetupIntent when there is no
+    // card on file, unless this purchase must not ask (an auto top-up).
     let parties: PaymentParties;
     try {
       parties = await stripe.ensureStripeCustomer.executeWithOptions({ summary: 'find the card on file' }, [
-        { purchaseId: input.purchaseId, organizationId: input.organizationId, customerId: input.customerId },
+        {
+          purchaseId: input.purchaseId,
+          organizationId: input.organizationId,
+          customerId: input.customerId,
+          ...(oneMarker && !offSessionOnly() ? { askForCard: true } : {}),
+        },
       ]);
     } catch (error) {
       // A card recorded on our side only, that Stripe declines when it is attached.
@@ -269,7 +292,8 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         message: 'There is no card on file to charge for the auto top-up. Nothing was charged.',
       });
     }
-    const paymentMethodId = parties.paymentMethodId ?? (await collectPaymentMethod(parties.stripeCustomerId));
+    const paymentMethodId =
+      parties.paymentMethodId ?? (await collectPaymentMethod(parties.stripeCustomerId, parties.setupIntent));
     if (paymentMethodId === null) return; // settled: expired or canceled
     if (state.cancelRequested) return fail('canceled', canceledFailure());
 
@@ -292,7 +316,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     });
     // The charge activity records `charging` in the row itself, before it calls Stripe. The search
     // attribute stays: a charge stuck in a Stripe outage (6 h of retries) must be findable as charging.
-    const chargeRecordsCharging = patched(STATUS_WRITES_IN_STEPS_PATCH);
+    const chargeRecordsCharging = sinceOneMarker(STATUS_WRITES_IN_STEPS_PATCH);
     if (chargeRecordsCharging) {
       upsertSearchAttributes([{ key: PurchaseStatusKey, value: 'charging' }]);
       show('charging', null, null);
@@ -318,8 +342,8 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     // that one still shows `charging` there, `crediting` in its details, its query and its row.
     // (`charging` keeps its upsert: a charge stuck in a Stripe outage must be findable; `completed`
     // keeps its own, the status operators filter on most.)
-    const grantRecordsCrediting = patched(STATUS_WRITES_IN_STEPS_PATCH);
-    const upsertCrediting = !patched(NO_CREDITING_UPSERT_PATCH);
+    const grantRecordsCrediting = sinceOneMarker(STATUS_WRITES_IN_STEPS_PATCH);
+    const upsertCrediting = !sinceOneMarker(NO_CREDITING_UPSERT_PATCH);
     if (grantRecordsCrediting) {
       if (upsertCrediting) upsertSearchAttributes([{ key: PurchaseStatusKey, value: 'crediting' }]);
       show('crediting', null, null);
@@ -352,10 +376,16 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
    * No card on file: a SetupIntent whose client secret the portal uses to collect one, then a wait for
    * "card added" (bounded by cardWaitTimeoutMs). Returns the new card, or null once settled.
    */
-  async function collectPaymentMethod(stripeCustomerId: string): Promise<string | null> {
-    const setupIntent = await stripe.createSetupIntent.executeWithOptions({ summary: 'ask for a card' }, [
-      { purchaseId: input.purchaseId, organizationId: input.organizationId, stripeCustomerId },
-    ]);
+  async function collectPaymentMethod(
+    stripeCustomerId: string,
+    askedFor: SetupIntentRequest | undefined,
+  ): Promise<string | null> {
+    // Past the one marker, the card-on-file step made the SetupIntent already.
+    const setupIntent =
+      askedFor ??
+      (await stripe.createSetupIntent.executeWithOptions({ summary: 'ask for a card' }, [
+        { purchaseId: input.purchaseId, organizationId: input.organizationId, stripeCustomerId },
+      ]));
     state.setupIntentId = setupIntent.setupIntentId;
     compensations.add('cancel SetupIntent', async () => {
       await compensation.cancelSetupIntent.executeWithOptions({ summary: 'cancel the card request' }, [
@@ -504,7 +534,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     // fails another way (a step failing for good): cancel it then. If it succeeded meanwhile, the refund
     // (registered before the charge, so run after this) returns the money. Behind patched(): purchases
     // that reached this step before it replay without the extra undo.
-    if (patched('cancel-open-payment-on-failure')) {
+    if (sinceOneMarker('cancel-open-payment-on-failure')) {
       compensations.add('cancel PaymentIntent', async () => {
         await compensation.cancelPaymentIntent.executeWithOptions({ summary: 'cancel the open payment' }, [
           { purchaseId: input.purchaseId, paymentIntentId },
@@ -570,7 +600,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       // A failure hint is re-read too: the off-session `authentication_required` failure that caused
       // this step, or an on-session attempt still under way, is not the customer's outcome.
       // Behind patched(): purchases that started before this check replay their original path.
-      if (patched('reread-failed-payment-outcome')) {
+      if (sinceOneMarker('reread-failed-payment-outcome')) {
         const { status, lastPaymentErrorCode } = await stripe.getPaymentIntentStatus.executeWithOptions(
           { summary: 'read the payment outcome' },
           [{ paymentIntentId }],
