@@ -215,10 +215,12 @@ async function heapOf(child: ChildProcess, label: string): Promise<HeapFigures |
 }
 
 function temporalPid(): number | undefined {
-  const file = join(
-    componentDir(config, config.TEMPORAL_MODE === 'server' ? 'temporal-server' : 'temporal'),
-    'pid',
-  );
+  return componentPid(config.TEMPORAL_MODE === 'server' ? 'temporal-server' : 'temporal');
+}
+
+/** The pid a stack component recorded (its `pid` file), if it runs. */
+function componentPid(component: string): number | undefined {
+  const file = join(componentDir(config, component), 'pid');
   if (!existsSync(file)) return undefined;
   const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
   return Number.isInteger(pid) ? pid : undefined;
@@ -435,6 +437,8 @@ async function main(): Promise<void> {
           worker: kind === 'null' ? nullWorker.pid : worker.pid,
           portal: portal.pid,
           postgres: postgresPid(),
+          // Stripe's stand-in: on this machine it takes CPU the real Stripe would not.
+          emulator: componentPid('stripe-emulator'),
         };
         // The product workers' CPU is their sum.
         const workerCpu = () =>
@@ -686,6 +690,14 @@ function writeResults(results: Record<string, unknown>): void {
   log(`wrote ${file}`);
 }
 
+/** The measured processes' CPU for one purchase, ms of one core (their shares summed, over the rate). */
+function cpuMsPerPurchase(cpu: Record<string, number | null>, perSecond: number): number | null {
+  const shares = Object.values(cpu).filter((share): share is number => share !== null);
+  return perSecond > 0
+    ? (shares.reduce((sum, share) => sum + Math.max(0, share), 0) / perSecond) * 1000
+    : null;
+}
+
 function printTable(results: Record<string, unknown>): void {
   const rows = (results.throughput ?? []) as {
     kind: string;
@@ -696,15 +708,15 @@ function printTable(results: Record<string, unknown>): void {
   const pct = (n: number | null | undefined) =>
     n === null || n === undefined ? '—' : `${Math.round(n * 100)} %`;
   console.log(
-    '\n| | C | n | per s | p50 ms | p95 ms | × null per s | × null p50 | CPU temporal / worker / portal / postgres |',
+    '\n| | C | n | per s | p50 ms | p95 ms | × null per s | × null p50 | CPU temporal / worker / portal / postgres / emulator | CPU ms a purchase, all five |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) {
     const floor = rows.find((r) => r.kind === 'null' && r.figures.concurrency === row.figures.concurrency);
     const f = row.figures;
     const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '—');
     console.log(
-      `| ${row.kind === 'null' ? 'null purchase' : 'HTTP checkout → completed'} | ${f.concurrency} | ${f.count} | ${fmt(f.perSecond, 2)} | ${fmt(f.p50Ms)} | ${fmt(f.p95Ms)} | ${ratio(f.perSecond, floor?.figures.perSecond)} | ${ratio(f.p50Ms, floor?.figures.p50Ms)} | ${pct(row.cpu.temporal)} / ${pct(row.cpu.worker)} / ${pct(row.cpu.portal)} / ${pct(row.cpu.postgres)} |`,
+      `| ${row.kind === 'null' ? 'null purchase' : 'HTTP checkout → completed'} | ${f.concurrency} | ${f.count} | ${fmt(f.perSecond, 2)} | ${fmt(f.p50Ms)} | ${fmt(f.p95Ms)} | ${ratio(f.perSecond, floor?.figures.perSecond)} | ${ratio(f.p50Ms, floor?.figures.p50Ms)} | ${pct(row.cpu.temporal)} / ${pct(row.cpu.worker)} / ${pct(row.cpu.portal)} / ${pct(row.cpu.postgres)} / ${pct(row.cpu.emulator)} | ${fmt(cpuMsPerPurchase(row.cpu, f.perSecond))} |`,
     );
   }
   // biome-ignore lint/suspicious/noExplicitAny: the JSON written above
