@@ -2,7 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ONE_MARKER_PATCH } from '../../src/workflows/purchase/workflow';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
-import { activityRan } from '../support/history';
+import { activityRan, patchIdsOf } from '../support/history';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 
 /**
@@ -28,11 +28,7 @@ async function history(handle: WorkflowHandle) {
   const events = (await handle.fetchHistory()).events ?? [];
   return {
     signals: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
-    // Patch markers carry their patch id as a JSON payload: { id, deprecated }.
-    patches: events
-      .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
-      .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
-      .map((payload) => JSON.parse(Buffer.from(payload.data ?? []).toString('utf8')).id as string),
+    patches: patchIdsOf(events),
   };
 }
 

@@ -9,6 +9,7 @@ import { isTerminalPurchaseStatus, type PurchaseStatus } from '../../src/domain/
 import { paymentMethodAddedSignal } from '../../src/workflows';
 import { ONE_MARKER_PATCH } from '../../src/workflows/purchase/workflow';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
+import { patchIdsOf, scheduledActivities } from '../support/history';
 import { type PurchaseEnv, purchaseEnv, type Shopper } from '../support/purchase-env';
 import { waitFor } from '../support/wait';
 
@@ -145,9 +146,7 @@ describe('a card-on-file purchase, as the workflow runs it now', () => {
     expect((await stripeRecordsOf(env.emulatorUrl, purchaseId)).paymentIntents).toHaveLength(0); // stalled
     expect((await env.row(purchaseId)).status).toBe('charging');
     const during = (await handle.fetchHistory()).events ?? [];
-    expect(
-      during.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean),
-    ).toEqual(['ensureStripeCustomer', 'chargeOffSession']);
+    expect(scheduledActivities(during)).toEqual(['ensureStripeCustomer', 'chargeOffSession']);
 
     const result = await handle.result();
     expect(result.status).toBe('completed');
@@ -164,10 +163,7 @@ describe('a card-on-file purchase, as the workflow runs it now', () => {
     const markers = events
       .filter((e) => e.markerRecordedEventAttributes)
       .map((e) => e.markerRecordedEventAttributes?.markerName);
-    const patchIds = events
-      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
-      .filter((data): data is Uint8Array => data != null)
-      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    const patchIds = patchIdsOf(events);
     // One marker stands for every earlier patch's new path (it was one per patch taken: three).
     expect(patchIds).toEqual([ONE_MARKER_PATCH]);
     expect(markers.filter((name) => name === 'core_local_activity')).toHaveLength(1);
@@ -230,9 +226,7 @@ describe('a purchase that must ask for a card, as the workflow runs it now', () 
     const asked = (await stripeRecordsOf(env.emulatorUrl, purchaseId)).setupIntents;
     expect(asked.map((s) => s.id)).toEqual([waiting.setupIntentId]);
     const parked = (await handle.fetchHistory()).events ?? [];
-    expect(
-      parked.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean),
-    ).toEqual(['ensureStripeCustomer', 'recordPurchaseStatus']);
+    expect(scheduledActivities(parked)).toEqual(['ensureStripeCustomer', 'recordPurchaseStatus']);
 
     const setupIntentId = waiting.setupIntentId as string;
     await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
@@ -240,10 +234,7 @@ describe('a purchase that must ask for a card, as the workflow runs it now', () 
     expect((await handle.result()).status).toBe('completed');
     expect(await env.balance(shopper)).toEqual({ purchased: 500, plan: 0 });
     const events = (await handle.fetchHistory()).events ?? [];
-    const patchIds = events
-      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
-      .filter((data): data is Uint8Array => data != null)
-      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    const patchIds = patchIdsOf(events);
     // The card wait's re-reads ('recheck-stripe-during-waits') are taken without a marker of their own.
     expect(patchIds).toEqual([ONE_MARKER_PATCH]);
   });
@@ -254,16 +245,7 @@ describe('the charge activity recording charging', () => {
     const shopper = await env.shopper({ card: 'pm_card_visa' });
     const runId = randomUUID();
     const { purchaseId, paymentMethodId } = await claimedPurchase(shopper, runId);
-    const request = {
-      purchaseId,
-      organizationId: shopper.organizationId,
-      stripeCustomerId: shopper.stripeCustomerId as string,
-      paymentMethodId,
-      amountCents: shopper.packPriceCents,
-      currency: 'usd' as const,
-      recordCharging: { setupIntentId: null },
-    };
-    const charge = () => asRun(runId).run(activities.chargeOffSession, request) as ChargeResult;
+    const charge = () => chargeAsRun(runId, shopper, purchaseId, paymentMethodId);
     const first = await charge();
     const second = await charge();
     expect(second.paymentIntentId).toBe(first.paymentIntentId);

@@ -14,6 +14,7 @@ import {
   ONE_MARKER_PATCH,
   STATUS_WRITES_IN_STEPS_PATCH,
 } from '../../src/workflows/purchase/workflow';
+import { patchIdsOf, scheduledActivities } from '../support/history';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
 import { workflowBundle } from '../support/worker';
 
@@ -68,33 +69,38 @@ async function runWorker(bundle: typeof oldBundle, taskQueue: string) {
   };
 }
 
+/**
+ * A purchase without a card, started by a worker running `deployedBundle`, waiting for a card when that
+ * worker stops; a worker running the current code then finishes it (card added, message sent). Returns
+ * the purchase and its whole history.
+ */
+async function parkThenFinishOnCurrent(deployedBundle: typeof oldBundle) {
+  const taskQueue = `test-in-flight-${crypto.randomUUID()}`;
+  const shopper = await env.shopper(); // no card: it waits for one
+  const { purchaseId, start } = await env.record(shopper);
+
+  const before = await runWorker(deployedBundle, taskQueue);
+  const handle = await start({ taskQueue });
+  const waiting = await env.reaches(handle, 'awaiting_payment_method');
+  await before.stop();
+  const setupIntentId = waiting.setupIntentId as string;
+
+  const after = await runWorker(await workflowBundle(), taskQueue);
+  try {
+    await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
+    await handle.signal(paymentMethodAddedSignal, { setupIntentId });
+    expect((await handle.result()).status).toBe('completed');
+  } finally {
+    await after.stop();
+  }
+  return { shopper, purchaseId, handle, setupIntentId, history: await handle.fetchHistory() };
+}
+
 describe('a purchase in flight at the deploy of the round-trip patches', () => {
   it('keeps its recorded start and takes the new steps from the charge on', async () => {
-    const taskQueue = `test-in-flight-${crypto.randomUUID()}`;
-    const shopper = await env.shopper(); // no card: it waits for one
-    const { purchaseId, start } = await env.record(shopper);
-
-    const before = await runWorker(oldBundle, taskQueue);
-    const handle = await start({ taskQueue });
-    const waiting = await env.reaches(handle, 'awaiting_payment_method');
-    await before.stop();
-    const setupIntentId = waiting.setupIntentId as string;
-
-    const after = await runWorker(await workflowBundle(), taskQueue);
-    try {
-      await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
-      await handle.signal(paymentMethodAddedSignal, { setupIntentId });
-      expect((await handle.result()).status).toBe('completed');
-    } finally {
-      await after.stop();
-    }
-
-    const history = await handle.fetchHistory();
+    const { shopper, purchaseId, handle, setupIntentId, history } = await parkThenFinishOnCurrent(oldBundle);
     const events = history.events ?? [];
-    const activities = events
-      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
-      .filter(Boolean);
-    expect(activities).toEqual([
+    expect(scheduledActivities(events)).toEqual([
       'checkPurchaseEligibility', // recorded by the old code: a regular activity
       'ensureStripeCustomer',
       'createSetupIntent',
@@ -103,10 +109,7 @@ describe('a purchase in flight at the deploy of the round-trip patches', () => {
       'chargeOffSession', // records charging itself
       'grantPurchasedCredits', // records crediting and completed itself
     ]);
-    const patchIds = events
-      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
-      .filter((data): data is Uint8Array => data != null)
-      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    const patchIds = patchIdsOf(events);
     expect(patchIds).not.toContain(ELIGIBILITY_LOCAL_PATCH);
     expect(patchIds).toEqual(
       expect.arrayContaining([STATUS_WRITES_IN_STEPS_PATCH, NO_CREDITING_UPSERT_PATCH]),
@@ -138,30 +141,10 @@ describe('a purchase in flight at the deploy of the round-trip patches', () => {
 
 describe('a purchase in flight at the deploy of the one marker', () => {
   it('keeps the markers it recorded, asks the earlier patches live, and never takes the one marker', async () => {
-    const taskQueue = `test-in-flight-${crypto.randomUUID()}`;
-    const shopper = await env.shopper(); // no card: it waits for one
-    const { purchaseId, start } = await env.record(shopper);
-
-    const before = await runWorker(threePatchBundle, taskQueue);
-    const handle = await start({ taskQueue });
-    const waiting = await env.reaches(handle, 'awaiting_payment_method');
-    await before.stop();
-    const setupIntentId = waiting.setupIntentId as string;
-
-    const after = await runWorker(await workflowBundle(), taskQueue);
-    try {
-      await env.stripe.setupIntents.confirm(setupIntentId, { payment_method: 'pm_card_visa' });
-      await handle.signal(paymentMethodAddedSignal, { setupIntentId });
-      expect((await handle.result()).status).toBe('completed');
-    } finally {
-      await after.stop();
-    }
-
-    const history = await handle.fetchHistory();
+    const { shopper, purchaseId, handle, setupIntentId, history } =
+      await parkThenFinishOnCurrent(threePatchBundle);
     const events = history.events ?? [];
-    expect(
-      events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean),
-    ).toEqual([
+    expect(scheduledActivities(events)).toEqual([
       'ensureStripeCustomer',
       'createSetupIntent', // recorded by the three-patch code: a step of its own
       'recordPurchaseStatus',
@@ -169,10 +152,7 @@ describe('a purchase in flight at the deploy of the one marker', () => {
       'chargeOffSession',
       'grantPurchasedCredits',
     ]);
-    const patchIds = events
-      .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
-      .filter((data): data is Uint8Array => data != null)
-      .map((data) => (JSON.parse(Buffer.from(data).toString('utf8')) as { id: string }).id);
+    const patchIds = patchIdsOf(events);
     // Recorded by the old code, then asked live by the new one (no one marker in the middle of a run).
     expect(patchIds).toEqual([
       ELIGIBILITY_LOCAL_PATCH,

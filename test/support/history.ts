@@ -23,3 +23,20 @@ export async function activityRan(
     timeoutMs,
   );
 }
+
+type HistoryEvents = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>;
+
+/** The activity types a history scheduled, in order (local activities are markers, not listed). */
+export function scheduledActivities(events: HistoryEvents): string[] {
+  return events
+    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+    .filter((name): name is string => typeof name === 'string');
+}
+
+/** The patch ids a history's patch markers carry (each marker's payload is JSON: { id, deprecated }). */
+export function patchIdsOf(events: HistoryEvents): string[] {
+  return events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
+    .map((payload) => (JSON.parse(Buffer.from(payload.data ?? []).toString('utf8')) as { id: string }).id);
+}
