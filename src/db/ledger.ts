@@ -48,8 +48,10 @@ export class RunNotOwnerError extends Error {
 
 /**
  * Grants a purchase's credits and completes it (crediting → completed), in one transaction. A replay
- * finds the grant already there (a unique index on the purchase's grant) and changes nothing:
- * `replayed: true`. A purchase not found, a customer deleted meanwhile, or a purchase not crediting
+ * finds the purchase past crediting and its grant there (at most one, by a unique index on the
+ * purchase's grant) and changes nothing: `replayed: true`. After the locking select, a grant sends its
+ * writes in one pipelined round trip and then commits: the locks are held for two round trips of the
+ * client (the grants of one customer serialise on them), where the grant took four before. A purchase not found, a customer deleted meanwhile, or a purchase not crediting
  * cannot be credited: GrantRefusedError. Another run's purchase: RunNotOwnerError.
  *
  * With `crediting` (purchases past the workflow's `2026-11-27-status-writes-in-steps` patch,
@@ -89,40 +91,63 @@ export async function grantPurchaseCredits(
       throw new RunNotOwnerError(purchaseId);
     }
 
-    const [existing] = await tx<{ id: number }[]>`
-      select id from credit_ledger where purchase_id = ${purchaseId} and kind = 'purchase_grant'`;
-    if (existing) return { ledgerEntryId: Number(existing.id), replayed: true };
-
-    let status = purchase.status;
-    if (crediting && status !== 'crediting') {
-      if (!canTransition(status, 'crediting')) {
-        throw new GrantRefusedError(`purchase ${purchaseId} is ${status} and cannot be credited`);
-      }
-      await tx`
-        update purchases set status = 'crediting', next_action = null, failure_code = null,
-               failure_message = null, failure_decline_code = null,
-               stripe_payment_intent_id = coalesce(${crediting.paymentIntentId}, stripe_payment_intent_id)
-         where id = ${purchaseId}`;
-      status = 'crediting';
+    // No grant can exist while the purchase is in a status the grant may start from: a grant is only
+    // ever written in the transaction that moves its purchase to `completed` (below, the one insert of
+    // a `purchase_grant`), and nothing reached from `completed` leads back to `crediting`, `charging`
+    // or `requires_action` (the transition table; the database's status guard too). So the existing
+    // grant is read only when the status says one may exist: a replay, or a purchase that cannot be
+    // credited. The locking select above re-reads the row after any lock wait, so a grant committed by
+    // a concurrent attempt meanwhile shows here as status `completed`, and this read (a statement of
+    // its own, with a snapshot taken after the lock) finds it. Should the invariant ever break, the
+    // unique index on the purchase's grant (credit_ledger_one_grant_per_purchase) is the backstop: the
+    // insert below fails and the transaction rolls back, rather than crediting twice.
+    const startsFrom = purchase.status;
+    const grantMayStart =
+      startsFrom === 'crediting' || (crediting !== undefined && canTransition(startsFrom, 'crediting'));
+    if (!grantMayStart) {
+      const [existing] = await tx<{ id: number }[]>`
+        select id from credit_ledger where purchase_id = ${purchaseId} and kind = 'purchase_grant'`;
+      if (existing) return { ledgerEntryId: Number(existing.id), replayed: true };
     }
 
+    const recordCrediting = crediting !== undefined && startsFrom !== 'crediting';
+    if (recordCrediting && !canTransition(startsFrom, 'crediting')) {
+      throw new GrantRefusedError(`purchase ${purchaseId} is ${startsFrom} and cannot be credited`);
+    }
+    const toCrediting = () => tx`
+      update purchases set status = 'crediting', next_action = null, failure_code = null,
+             failure_message = null, failure_decline_code = null,
+             stripe_payment_intent_id = coalesce(${crediting?.paymentIntentId ?? null}, stripe_payment_intent_id)
+       where id = ${purchaseId}`;
+    const status: PurchaseStatus = recordCrediting ? 'crediting' : startsFrom;
+
     if (purchase.deletedAt) {
-      // Refused, but what was recorded above stands: the purchase was charged and is being settled.
+      // Refused, but the move to `crediting` stands: the purchase was charged and is being settled.
+      if (recordCrediting) await toCrediting();
       return { refused: `customer ${purchase.customerId} was deleted` };
     }
     if (status !== 'crediting') {
       throw new GrantRefusedError(`purchase ${purchaseId} is ${status}, not crediting`);
     }
     assertTransition(purchaseId, status, 'completed');
-    const [entry] = await tx<{ id: number }[]>`
+    // The statements from here on depend on nothing they return, so they are pipelined: postgres.js
+    // sends queries issued without awaiting on the transaction's connection one after the other
+    // without waiting for each answer, and Postgres runs them in that order (each with its own Sync:
+    // if one fails, the ones after it fail too, and the transaction rolls back). One round trip under
+    // the lock for what took three (the existing grant's read, the insert, the update; four with
+    // `crediting`).
+    const insertGrant = tx<{ id: number }[]>`
       insert into credit_ledger (organization_id, customer_id, bucket, kind, credits, purchase_id, description)
       values (${purchase.organizationId}, ${purchase.customerId}, 'purchased', 'purchase_grant',
               ${purchase.credits}, ${purchaseId}, ${`Credit pack purchase ${purchaseId}`})
       returning id`;
-    await tx`
+    const toCompleted = tx`
       update purchases set status = 'completed', next_action = null, failure_code = null,
              failure_message = null, failure_decline_code = null
        where id = ${purchaseId}`;
+    const [entry] = recordCrediting
+      ? (await Promise.all([toCrediting(), insertGrant, toCompleted]))[1]
+      : (await Promise.all([insertGrant, toCompleted]))[0];
     if (!entry) throw new Error('insert into credit_ledger returned no row');
     await holdForDisputeOpenedBeforeGrant(tx, purchaseId, purchase);
     return { ledgerEntryId: Number(entry.id), replayed: false };
