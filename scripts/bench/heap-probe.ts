@@ -10,16 +10,27 @@
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import type * as WorkerThreads from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
 const threads: typeof WorkerThreads = require('node:worker_threads');
 
+/**
+ * MB of one isolate's V8 heap: in use (used_heap_size), its size (total_heap_size, what the process
+ * holds for it), off-heap buffers (external_memory), and of that size the young generation's
+ * (new_space: the two semi-spaces, which V8 grows under a high allocation rate and keeps).
+ */
+export interface IsolateHeap {
+  usedMb: number;
+  totalMb: number;
+  externalMb: number;
+  newSpaceMb: number;
+}
+
 export interface HeapFigures {
-  /** MB of the V8 heap in use (used_heap_size) and its size (total_heap_size), per isolate. */
-  main: { usedMb: number; totalMb: number; externalMb: number };
-  threads: { usedMb: number; totalMb: number; externalMb: number }[];
+  main: IsolateHeap;
+  threads: IsolateHeap[];
   rssMb: number;
   snapshots?: string[];
 }
@@ -42,15 +53,24 @@ probe.on('message', (request) => {
   if (request.gc && typeof globalThis.gc === 'function') globalThis.gc();
   if (request.snapshot) v8.writeHeapSnapshot(request.snapshot);
   const s = v8.getHeapStatistics();
-  probe.postMessage({ id: request.id, used: s.used_heap_size, total: s.total_heap_size, external: s.external_memory });
+  const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  probe.postMessage({ id: request.id, used: s.used_heap_size, total: s.total_heap_size, external: s.external_memory, newSpace: young ? young.space_size : 0 });
 });
 probe.unref();
 require(workerData.__heapProbeTarget);
 `;
 
+interface ThreadAnswer {
+  id: number;
+  used: number;
+  total: number;
+  external: number;
+  newSpace: number;
+}
+
 interface Probed {
   port: WorkerThreads.MessagePort;
-  pending: Map<number, (answer: { used: number; total: number; external: number }) => void>;
+  pending: Map<number, (answer: ThreadAnswer) => void>;
 }
 const probed: Probed[] = [];
 
@@ -69,7 +89,7 @@ class ProbedWorker extends Original {
       transferList: [...(options.transferList ?? []), port2],
     });
     const entry: Probed = { port: port1, pending: new Map() };
-    port1.on('message', (answer: { id: number; used: number; total: number; external: number }) => {
+    port1.on('message', (answer: ThreadAnswer) => {
       entry.pending.get(answer.id)?.(answer);
       entry.pending.delete(answer.id);
     });
@@ -92,14 +112,19 @@ async function answer(request: HeapRequest): Promise<HeapFigures> {
   const threadFigures = await Promise.all(
     probed.map(
       (entry, n) =>
-        new Promise<{ usedMb: number; totalMb: number; externalMb: number }>((resolve) => {
+        new Promise<IsolateHeap>((resolve) => {
           const snapshot =
             request.snapshotDir === undefined
               ? undefined
               : join(request.snapshotDir, `${request.label ?? 'heap'}-thread${n}.heapsnapshot`);
           if (snapshot) snapshots.push(snapshot);
           entry.pending.set(request.id, (a) =>
-            resolve({ usedMb: mb(a.used), totalMb: mb(a.total), externalMb: mb(a.external) }),
+            resolve({
+              usedMb: mb(a.used),
+              totalMb: mb(a.total),
+              externalMb: mb(a.external),
+              newSpaceMb: mb(a.newSpace),
+            }),
           );
           entry.port.postMessage({ id: request.id, snapshot, gc: request.gc === true });
         }),
@@ -111,8 +136,14 @@ async function answer(request: HeapRequest): Promise<HeapFigures> {
     snapshots.push(file);
   }
   const s = getHeapStatistics();
+  const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
   return {
-    main: { usedMb: mb(s.used_heap_size), totalMb: mb(s.total_heap_size), externalMb: mb(s.external_memory) },
+    main: {
+      usedMb: mb(s.used_heap_size),
+      totalMb: mb(s.total_heap_size),
+      externalMb: mb(s.external_memory),
+      newSpaceMb: mb(young?.space_size ?? 0),
+    },
     threads: threadFigures,
     rssMb: mb(process.memoryUsage.rss()),
     ...(snapshots.length > 0 ? { snapshots } : {}),
