@@ -56,6 +56,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     shards: { type: 'string' },
     'heap-snapshots': { type: 'boolean', default: false },
+    'worker-node-flags': { type: 'string', default: '' },
   },
 });
 if (values.temporal !== 'dev' && values.temporal !== 'server') {
@@ -81,6 +82,18 @@ const shards = values.shards === undefined ? undefined : whole('shards', values.
 if (shards !== undefined && values.temporal !== 'server') {
   console.error('--shards needs --temporal server');
   process.exit(2);
+}
+
+/**
+ * Node/V8 flags given to both workers, the product's and the null one (the same settings for both),
+ * e.g. a V8 GC flag under trial: space-separated, each starting with `--`.
+ */
+const workerNodeFlags = (values['worker-node-flags'] ?? '').split(' ').filter((flag) => flag !== '');
+for (const flag of workerNodeFlags) {
+  if (!/^--[a-z0-9-]+(=[\w.-]+)?$/.test(flag)) {
+    console.error(`--worker-node-flags: each flag must look like --name or --name=value (got ${flag})`);
+    process.exit(2);
+  }
 }
 
 // The bench's own stack: never the product's nor the test's ports or data.
@@ -135,9 +148,18 @@ function runChild(
   extraEnv: NodeJS.ProcessEnv = {},
   probe = false,
 ): ChildProcess {
+  // Every worker (the product's and the null one) gets the same Node flags; the portal none.
+  const flags = entry.endsWith('worker.ts') ? workerNodeFlags : [];
   const args = probe
-    ? ['--expose-gc', '--import', 'tsx', '--import', join(PROJECT_ROOT, 'scripts/bench/heap-probe.ts')]
-    : ['--import', 'tsx'];
+    ? [
+        ...flags,
+        '--expose-gc',
+        '--import',
+        'tsx',
+        '--import',
+        join(PROJECT_ROOT, 'scripts/bench/heap-probe.ts'),
+      ]
+    : [...flags, '--import', 'tsx'];
   const child = spawn(process.execPath, [...args, join(PROJECT_ROOT, entry)], {
     stdio: ['ignore', 'inherit', 'inherit', ...(probe ? (['ipc'] as const) : [])],
     env: { ...childEnv, ...extraEnv },
@@ -347,7 +369,16 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim(),
     cores: (await import('node:os')).cpus().length,
-    options: { purchases, concurrency: levels, parked, credits, creditClients, workers: workerCount, shards },
+    options: {
+      purchases,
+      concurrency: levels,
+      parked,
+      credits,
+      creditClients,
+      workers: workerCount,
+      shards,
+      workerNodeFlags,
+    },
     env: BENCH_ENV,
   };
   try {
