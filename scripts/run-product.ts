@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig } from '../src/config';
 import { createSql } from '../src/db/client';
 import { formatDemoData, loadDemoData } from '../src/db/demo-data';
+import { WORKER_NODE_FLAGS } from '../src/worker-node-flags';
 import { PROJECT_ROOT } from './stack/paths';
 import { StackError, stackDown, stackUp, stackUrls } from './stack/stack';
 
@@ -27,7 +28,9 @@ let stopping = false;
 /** Spawns a child unless we are already stopping; returns whether it did. */
 function runChild(name: string, entry: string): boolean {
   if (stopping) return false;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, entry)], {
+  // The worker with its Node flags (src/worker-node-flags.ts), as `npm run worker` starts it.
+  const flags = entry === 'src/worker.ts' ? WORKER_NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', join(PROJECT_ROOT, entry)], {
     stdio: 'inherit',
     env: { ...process.env, STACK_PROFILE: 'product' },
   });

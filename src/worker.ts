@@ -11,6 +11,7 @@ import { watchStuckCompensations } from './temporal/compensation-gauge';
 import { connectWorkerToTemporal } from './temporal/connect-with-retry';
 import { createWorker, WORKFLOWS_PATH } from './temporal/create-worker';
 import { workflowCacheSizesFor } from './worker-cache';
+import { missingWorkerNodeFlags, WORKER_NODE_FLAGS } from './worker-node-flags';
 
 /** How often the credit_pack_compensations_stuck gauge is read from the database. */
 const STUCK_COMPENSATIONS_GAUGE_INTERVAL_MS = 15_000;
@@ -32,6 +33,14 @@ async function main(): Promise<void> {
         : { metrics: { prometheus: { bindAddress: `${config.BIND_HOST}:${config.METRICS_PORT}` } } }),
     },
   });
+
+  const missingFlags = missingWorkerNodeFlags();
+  if (missingFlags.length > 0) {
+    logger.warn(
+      { missing: missingFlags },
+      `worker started without its Node flags: with many purchases parked, its memory can grow past what the workflow cache is sized for; start it with \`npm run worker\` or \`node ${WORKER_NODE_FLAGS.join(' ')} …\` (src/worker-node-flags.ts)`,
+    );
+  }
 
   const sql = createSql(config.databaseUrl, { applicationName: 'credit-pack-worker' });
   // Temporal may be away as the worker starts (restarting, or not up yet): both connections are retried

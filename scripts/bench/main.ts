@@ -24,6 +24,7 @@ import { grantPurchaseCredits } from '../../src/db/ledger';
 import { createStripe } from '../../src/stripe/client';
 import { connectClient } from '../../src/temporal/client';
 import { startWorkflowOnce } from '../../src/temporal/start-once';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 import {
   CreditPackIdKey,
   CustomerIdKey,
@@ -56,7 +57,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     shards: { type: 'string' },
     'heap-snapshots': { type: 'boolean', default: false },
-    'worker-node-flags': { type: 'string', default: '' },
+    'worker-node-flags': { type: 'string', default: WORKER_NODE_FLAGS.join(' ') },
   },
 });
 if (values.temporal !== 'dev' && values.temporal !== 'server') {
@@ -85,8 +86,9 @@ if (shards !== undefined && values.temporal !== 'server') {
 }
 
 /**
- * Node/V8 flags given to both workers, the product's and the null one (the same settings for both),
- * e.g. a V8 GC flag under trial: space-separated, each starting with `--`.
+ * Node/V8 flags given to both workers, the product's and the null one (the same settings for both):
+ * by default the product worker's own (src/worker-node-flags.ts); `--worker-node-flags=` for none, or
+ * others to try (space-separated, each `--name` or `--name=value`, given with `=`).
  */
 const workerNodeFlags = (values['worker-node-flags'] ?? '').split(' ').filter((flag) => flag !== '');
 for (const flag of workerNodeFlags) {

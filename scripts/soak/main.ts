@@ -24,6 +24,7 @@ import { createSql } from '../../src/db/client';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../../src/domain/purchase-states';
 import { checkInvariants, type InvariantReport } from '../../src/invariants';
 import { createStripe, createStripeAt } from '../../src/stripe/client';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 import { seededRandom } from '../../tools/stripe-emulator/chaos';
 import { PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths';
 import { postgresCluster } from '../stack/postgres';
@@ -108,7 +109,8 @@ let stopping = false;
 function spawnChild(child: Child): void {
   mkdirSync(logDir, { recursive: true });
   const out = createWriteStream(join(logDir, `${child.name}.log`), { flags: 'a' });
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, child.entry)], {
+  const flags = child.entry === 'src/worker.ts' ? WORKER_NODE_FLAGS : []; // as `npm run worker` runs it
+  const proc = spawn(process.execPath, [...flags, '--import', 'tsx', join(PROJECT_ROOT, child.entry)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv,
   });

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/stack/paths';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
+import { WORKER_NODE_FLAGS } from '../../src/worker-node-flags';
 import { diagnosticsWorkflow } from '../../src/workflows';
 import { collectOutput } from '../support/child-output';
 import { testConfig } from '../support/config';
@@ -29,20 +30,25 @@ let client: Client;
 
 beforeAll(async () => {
   metricsPort = await freePort();
-  worker = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src/worker.ts')], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      STACK_PROFILE: 'test',
-      LOG_LEVEL: 'info',
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      METRICS_PORT: String(metricsPort),
-      WORKER_SHUTDOWN_GRACE_MS: String(graceMs),
-      // The orphaned-purchase sweep would start other tests' purchases on this task queue.
-      RECONCILE_INTERVAL_MS: '0',
+  // With its Node flags, as `npm run worker` starts it.
+  worker = spawn(
+    process.execPath,
+    [...WORKER_NODE_FLAGS, '--import', 'tsx', join(PROJECT_ROOT, 'src/worker.ts')],
+    {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        STACK_PROFILE: 'test',
+        LOG_LEVEL: 'info',
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        METRICS_PORT: String(metricsPort),
+        WORKER_SHUTDOWN_GRACE_MS: String(graceMs),
+        // The orphaned-purchase sweep would start other tests' purchases on this task queue.
+        RECONCILE_INTERVAL_MS: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   exited = new Promise((resolve) => worker.once('exit', (code, signal) => resolve({ code, signal })));
   collectOutput(worker, rawOutput, lines);
   connection = await Connection.connect(temporalConnectionOptions(config));
@@ -61,6 +67,11 @@ afterAll(async () => {
 });
 
 describe('the worker process', () => {
+  it('started with its Node flags, does not warn about them', () => {
+    expect(lines.some((l) => l.msg === 'worker started')).toBe(true);
+    expect(lines.filter((l) => String(l.msg).includes('without its Node flags'))).toEqual([]);
+  });
+
   it('logs JSON lines carrying the workflow and activity ids of what it runs', async () => {
     const workflowId = `diagnostics-${randomUUID()}`;
     const result = await client.workflow.execute(diagnosticsWorkflow, {
