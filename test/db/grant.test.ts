@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/client';
 import { GrantRefusedError, getBalance, grantPurchaseCredits, RunNotOwnerError } from '../../src/db/ledger';
 import { config, insertPurchase, newCustomer, newPack, newWorld, useHarness } from '../catalog/helpers';
+import { holdCustomerRow } from '../support/customer-lock';
 import { waitFor } from '../support/wait';
 
 /**
@@ -95,20 +96,7 @@ describe('grantPurchaseCredits', () => {
       const options = crediting ? { crediting: { paymentIntentId: pi() } } : {};
       // Both attempts wait on the customer's row, held here; released, one grants and the other, whose
       // locking select re-reads the row after its wait, finds it completed and reads the grant.
-      let release: () => void = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let locked: () => void = () => {};
-      const isLocked = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
-      const lock = h.sql.begin(async (tx) => {
-        await tx`select id from customers where id = ${p.customerId} for update`;
-        locked();
-        await released;
-      });
-      await isLocked;
+      const held = await holdCustomerRow(h.sql, p.customerId);
       const attempts = racers.map((sql) => grantPurchaseCredits(sql, p.purchaseId, 'run-1', options));
       await waitFor(
         async () =>
@@ -120,8 +108,7 @@ describe('grantPurchaseCredits', () => {
           ).length >= 2,
         'both attempts to wait on the lock',
       );
-      release();
-      await lock;
+      await held.release();
       const results = await Promise.all(attempts);
       expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);
       expect(results[0]!.ledgerEntryId).toBe(results[1]!.ledgerEntryId);

@@ -8,6 +8,7 @@ import { claimPurchase } from '../../src/db/purchase-status';
 import { isTerminalPurchaseStatus, type PurchaseStatus } from '../../src/domain/purchase-states';
 import { paymentMethodAddedSignal } from '../../src/workflows';
 import { ONE_MARKER_PATCH } from '../../src/workflows/purchase/workflow';
+import { holdCustomerRow } from '../support/customer-lock';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { patchIdsOf, scheduledActivities } from '../support/history';
 import { type PurchaseEnv, purchaseEnv, type Shopper } from '../support/purchase-env';
@@ -315,20 +316,7 @@ describe('the grant recording crediting', () => {
     const input = { purchaseId, recordCrediting: { paymentIntentId } };
     // Both attempts wait on the customer's row, held here; released, the second finds the first's grant
     // only because it reads the ledger in a statement of its own, after its lock wait.
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked: () => void = () => {};
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const lock = env.sql.begin(async (tx) => {
-      await tx`select id from customers where id = ${shopper.customerId} for update`;
-      locked();
-      await released;
-    });
-    await isLocked;
+    const held = await holdCustomerRow(env.sql, shopper.customerId);
     const attempts = [1, 2].map(
       () => asRun(runId).run(activities.grantPurchasedCredits, input) as GrantResult,
     );
@@ -341,8 +329,7 @@ describe('the grant recording crediting', () => {
         ).length >= 2,
       'both attempts to wait on the lock',
     );
-    release();
-    await lock;
+    await held.release();
     const results = await Promise.all(attempts);
     expect(results.map((r) => r.replayed).sort()).toEqual([false, true]);
     expect(results[0]?.ledgerEntryId).toBe(results[1]?.ledgerEntryId);

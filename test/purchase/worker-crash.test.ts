@@ -11,6 +11,7 @@ import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { purchaseStatusQuery, purchaseWorkflowId } from '../../src/workflows';
 import { type StripeEmulatorHandle, startStripeEmulator } from '../../tools/stripe-emulator/index';
 import { testConfig } from '../support/config';
+import { holdCustomerRow } from '../support/customer-lock';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { databaseNow, expectInvariantsHold } from '../support/invariants';
 import { waitFor } from '../support/wait';
@@ -148,10 +149,6 @@ describe('the worker killed mid-purchase and restarted', { timeout: 120_000 }, (
       times: 1,
       action: { type: 'stall', ms: 1_500 },
     });
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
     const { purchaseId, handle } = await buy(shopper);
     await waitFor(
       async () => (await handle.query(purchaseStatusQuery).catch(() => null))?.status === 'charging',
@@ -159,18 +156,7 @@ describe('the worker killed mid-purchase and restarted', { timeout: 120_000 }, (
       60_000,
     );
     // The credit locks the purchase and its customer; holding the customer blocks it right after the charge.
-    let locked: () => void = () => {};
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    let lockPid = 0;
-    const lock = sql.begin(async (tx) => {
-      await tx`select id from customers where id = ${shopper.customerId} for update`;
-      lockPid = Number((await tx`select pg_backend_pid() as pid`)[0]?.pid);
-      locked();
-      await released;
-    });
-    await isLocked;
+    const held = await holdCustomerRow(sql, shopper.customerId);
     // The grant's transaction records crediting itself, so the row says so only once it commits: the
     // workflow says crediting, and the grant waits on the held lock.
     await waitFor(
@@ -179,7 +165,7 @@ describe('the worker killed mid-purchase and restarted', { timeout: 120_000 }, (
         (
           await sql`
             select 1 from pg_stat_activity
-             where ${lockPid}::int = any(pg_blocking_pids(pid)) and query like '%for update of p, c%'`
+             where ${held.pid}::int = any(pg_blocking_pids(pid)) and query like '%for update of p, c%'`
         ).length > 0,
       'the purchase to be charged and its grant waiting',
       60_000,
@@ -189,8 +175,7 @@ describe('the worker killed mid-purchase and restarted', { timeout: 120_000 }, (
       'succeeded',
     ]);
     await kill(worker);
-    release();
-    await lock;
+    await held.release();
     worker = startWorkerProcess();
     const result = await handle.result();
     expect(result.status).toBe('completed');
