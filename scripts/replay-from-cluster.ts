@@ -16,10 +16,10 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, Connection, type HistoryAndWorkflowId } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { temporalConnectionOptions } from '../src/temporal/connection';
-import { WORKFLOWS_PATH } from '../src/temporal/create-worker';
+import { bundleWorkflows, WORKFLOWS_PATH } from '../src/temporal/workflow-bundle';
 
 const DEFAULT_QUERY = "WorkflowType='purchaseWorkflow' AND ExecutionStatus='Running'";
 
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`[replay] ${address} namespace ${namespace}: ${options.query} (at most ${options.limit})`);
   console.log(`[replay] workflow code: ${path.relative(process.cwd(), options.workflowsPath)}`);
 
-  const bundle = await bundleWorkflowCode({ workflowsPath: options.workflowsPath, logger: quietLogger });
+  const bundle = await bundleWorkflows({ workflowsPath: options.workflowsPath, logger: quietLogger });
   const configured = temporalConnectionOptions(config);
   const connection = await Connection.connect({
     ...configured,

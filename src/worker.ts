@@ -1,4 +1,4 @@
-import { bundleWorkflowCode, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { type Config, ConfigError, loadConfig } from './config';
 import { createSql, type Sql } from './db/client';
@@ -9,7 +9,8 @@ import { createStripe } from './stripe/client';
 import { connectClient } from './temporal/client';
 import { watchStuckCompensations } from './temporal/compensation-gauge';
 import { connectWorkerToTemporal } from './temporal/connect-with-retry';
-import { createWorker, WORKFLOWS_PATH } from './temporal/create-worker';
+import { createWorker } from './temporal/create-worker';
+import { bundleWorkflows } from './temporal/workflow-bundle';
 import { workflowCacheSizesFor } from './worker-cache';
 import { missingWorkerNodeFlags, WORKER_NODE_FLAGS } from './worker-node-flags';
 
@@ -61,10 +62,8 @@ async function main(): Promise<void> {
       'workflow cache sized',
     );
     // One bundle for both workers (each bundling its own ran webpack twice at every start).
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
-      logger: temporalLogger(logger),
-    });
+    // Its modules are shared by every workflow in the thread (src/temporal/workflow-bundle.ts).
+    const workflowBundle = await bundleWorkflows({ logger: temporalLogger(logger) });
     const worker = await createWorker({
       config,
       connection,

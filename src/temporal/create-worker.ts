@@ -1,16 +1,14 @@
-import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Activities } from '../activities';
 import type { Config } from '../config';
 import { workflowCacheSizesFor } from '../worker-cache';
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+import { WORKFLOWS_PATH, workflowBundlerOptions } from './workflow-bundle';
 
 export interface CreateWorkerOptions {
   config: Config;
   connection: NativeConnection;
   activities: Activities;
-  /** A pre-built bundle (tests build it once per file); otherwise the worker bundles WORKFLOWS_PATH. */
+  /** A pre-built bundle (bundleWorkflows: tests build it once per file); otherwise the worker bundles WORKFLOWS_PATH. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
   /** The sticky cache's size; otherwise WORKER_MAX_CACHED_WORKFLOWS or sized from memory (src/worker-cache.ts). */
@@ -33,7 +31,9 @@ export function createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: taskQueue ?? config.TEMPORAL_TASK_QUEUE,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(workflowBundle
+      ? { workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: workflowBundlerOptions }),
     activities,
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,

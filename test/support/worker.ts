@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  NativeConnection,
-  Runtime,
-  type Worker,
-} from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type Stripe from 'stripe';
 import { type Activities, createActivities } from '../../src/activities';
 import type { Config } from '../../src/config';
@@ -14,7 +8,8 @@ import type { Sql } from '../../src/db/client';
 import { purchaseStarter } from '../../src/purchases';
 import { createStripe } from '../../src/stripe/client';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
-import { createWorker, WORKFLOWS_PATH } from '../../src/temporal/create-worker';
+import { createWorker } from '../../src/temporal/create-worker';
+import { bundleWorkflows } from '../../src/temporal/workflow-bundle';
 
 // Test output stays readable: the SDK logs warnings and errors only (once per test process).
 try {
@@ -23,11 +18,11 @@ try {
   // already installed in this process
 }
 
-let bundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | undefined;
+let bundle: ReturnType<typeof bundleWorkflows> | undefined;
 
-/** The workflow bundle, built once per test file (webpack takes a few seconds). */
+/** The worker's workflow bundle (its modules preloaded), built once per test file. */
 export function workflowBundle() {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silentLogger });
+  bundle ??= bundleWorkflows({ logger: silentLogger });
   return bundle;
 }
 
