@@ -11,22 +11,19 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
  * With `reuseV8Context` (the SDK's default, kept) the SDK shares only its own modules between
  * workflows; every module a workflow imports beyond them (the workflow types, their messages,
  * activity proxies, search attribute keys, `src/domain`'s ids and statuses, the failure names: 19 of
- * ours) is evaluated again for each workflow and kept as long as it is cached, about 12 KB a purchase.
- * Preloading the entry point shares the whole graph. That is safe only because these modules keep no
+ * ours) is evaluated again for each workflow and kept as long as it is cached: 36 of the 97 KB of V8
+ * heap a parked purchase held (docs/benchmarks.md). Preloading the entry point shares the whole graph. That is safe only because these modules keep no
  * state of their own: their top level defines constants, functions, classes and activity proxies
  * (which look up the running workflow at call time), never a `let`, a mutable collection or a call
- * that needs a workflow. test/foundation/shared-workflow-modules.test.ts enforces that rule on every module in
- * the bundle; the SDK also freezes what a preloaded module exports, so a module that tried to change
- * its exports at run time would throw instead of leaking between workflows.
+ * that needs a workflow. test/foundation/shared-workflow-modules.test.ts enforces that rule on every
+ * module of ours in the bundle; the SDK also freezes what a preloaded module exports, so a module that
+ * tried to change its exports at run time would throw instead of leaking between workflows.
  */
-export const WORKFLOW_PRELOAD_MODULES: readonly string[] = [WORKFLOWS_PATH];
-
-/** The SDK's bundler options for the worker's workflow code (a worker given `workflowsPath`). */
 export const workflowBundlerOptions: NonNullable<WorkerOptions['bundlerOptions']> = {
-  preloadModules: [...WORKFLOW_PRELOAD_MODULES],
+  preloadModules: [WORKFLOWS_PATH],
 };
 
-/** The workflow bundle the worker runs, built once per process (webpack takes a few seconds). */
+/** The workflow bundle the worker runs, its entry preloaded (built once per process: webpack takes seconds). */
 export function bundleWorkflows({
   logger,
   workflowsPath = WORKFLOWS_PATH,
@@ -38,6 +35,6 @@ export function bundleWorkflows({
   return bundleWorkflowCode({
     workflowsPath,
     ...(logger ? { logger } : {}),
-    preloadModules: workflowsPath === WORKFLOWS_PATH ? [...WORKFLOW_PRELOAD_MODULES] : [workflowsPath],
+    preloadModules: [workflowsPath],
   });
 }

@@ -2,11 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  bundleWorkflows,
-  WORKFLOW_PRELOAD_MODULES,
-  WORKFLOWS_PATH,
-} from '../../src/temporal/workflow-bundle';
+import { bundleWorkflows, WORKFLOWS_PATH, workflowBundlerOptions } from '../../src/temporal/workflow-bundle';
 
 /**
  * The worker preloads its workflow code, so every module of the bundle is evaluated once and shared by
@@ -122,7 +118,7 @@ describe('the workflow bundle shares its modules between workflows', () => {
   }, 120_000);
 
   it('preloads the workflows entry point, so its whole import graph is evaluated once per thread', () => {
-    expect(WORKFLOW_PRELOAD_MODULES).toEqual([WORKFLOWS_PATH]);
+    expect(workflowBundlerOptions.preloadModules).toEqual([WORKFLOWS_PATH]);
     const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
     expect(preload).toContain('"./src/workflows/index.ts"');
   });
