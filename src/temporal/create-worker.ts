@@ -8,7 +8,7 @@ export interface CreateWorkerOptions {
   config: Config;
   connection: NativeConnection;
   activities: Activities;
-  /** A pre-built bundle (bundleWorkflows: tests build it once per file); otherwise the worker bundles WORKFLOWS_PATH. */
+  /** A pre-built bundle (`bundleWorkflows`; tests build it once per file), else WORKFLOWS_PATH is bundled. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   taskQueue?: string;
   /** The sticky cache's size; otherwise WORKER_MAX_CACHED_WORKFLOWS or sized from memory (src/worker-cache.ts). */

@@ -12,10 +12,10 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
  * workflows; every module a workflow imports beyond them (the workflow types, their messages,
  * activity proxies, search attribute keys, `src/domain`'s ids and statuses, the failure names: 19 of
  * ours) is evaluated again for each workflow and kept as long as it is cached: 36 of the 97 KB of V8
- * heap a parked purchase held (docs/benchmarks.md). Preloading the entry point shares the whole graph. That is safe only because these modules keep no
- * state of their own: their top level defines constants, functions, classes and activity proxies
- * (which look up the running workflow at call time), never a `let`, a mutable collection or a call
- * that needs a workflow. test/foundation/shared-workflow-modules.test.ts enforces that rule on every
+ * heap a parked purchase held (docs/benchmarks.md). Preloading the entry point shares the whole
+ * graph. That is safe only because these modules keep no state of their own: their top level defines
+ * constants, functions, classes and activity proxies (which look up the running workflow at call
+ * time), never a `let`, a mutable collection or a call that needs a workflow. test/foundation/shared-workflow-modules.test.ts enforces that rule on every
  * module of ours in the bundle; the SDK also freezes what a preloaded module exports, so a module that
  * tried to change its exports at run time would throw instead of leaking between workflows.
  */
