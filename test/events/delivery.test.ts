@@ -331,7 +331,11 @@ describe('events and their delivery', () => {
       accepting = true;
     });
     await waitFor(() => r.accepted().has(event.id), 'the event to be delivered by the new worker', 30_000);
-    const [row] = await deliveryRows(endpoint.id);
+    // The attempt is recorded after the endpoint's answer arrives: the row follows the receiver shortly.
+    const row = await waitFor(async () => {
+      const [found] = await deliveryRows(endpoint.id);
+      return found?.status === 'delivered' ? found : null;
+    }, 'the delivery to be recorded delivered');
     expect(row).toMatchObject({ status: 'delivered' });
     expect(row!.attempts).toBeGreaterThanOrEqual(2);
     await h.admin('DELETE', `/v1/webhook-endpoints/${endpoint.id}`);
