@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bundleWorkflows, WORKFLOWS_PATH, workflowBundlerOptions } from '../../src/temporal/workflow-bundle';
+import { WORKFLOWS_PATH, workflowBundlerOptions } from '../../src/temporal/workflow-bundle';
+import { workflowBundle } from '../support/worker';
 
 /**
  * The worker preloads its workflow code, so every module of the bundle is evaluated once and shared by
@@ -113,8 +114,7 @@ function ourModules(code: string): string[] {
 describe('the workflow bundle shares its modules between workflows', () => {
   let code: string;
   beforeAll(async () => {
-    const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
-    code = (await bundleWorkflows({ logger: quiet })).code;
+    code = (await workflowBundle()).code;
   }, 120_000);
 
   it('preloads the workflows entry point, so its whole import graph is evaluated once per thread', () => {
