@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newPack, newWorld } from '../catalog/helpers';
+import { waitFor } from '../support/wait';
 import { type EventsHarness, eventsHarness, type TestReceiver, testReceiver } from './support';
 
 /**
@@ -44,6 +45,13 @@ describe('purchases while every endpoint stalls', () => {
     const world = await newWorld(h.app);
     h.organizationIds.push(world.orgId);
     for (let i = 0; i < 3; i += 1) await h.endpoint(`${stalling.url}/${i}`, undefined, world.apiKey);
+    // Deliveries already hanging when the measure starts: one purchase first, until an attempt stalls
+    // (twenty purchases can finish before their own events reach the endpoints).
+    const pack = await newPack(h.app, world, { credits: 10, price: 900 });
+    const first = await h.customer({ card: 'pm_card_visa', world });
+    const firstId = (await h.checkout(first, { creditPackId: pack.id })).body.data.id as string;
+    await h.purchaseReaches(first, firstId, 'completed', 60_000);
+    await waitFor(() => stalling.received.length > 0, 'a delivery attempt hanging on an endpoint', 30_000);
     const stallingMs = await twentyPurchases(world);
     const attemptsDuring = stalling.received.length;
 
