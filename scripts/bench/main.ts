@@ -33,6 +33,7 @@ import {
 } from '../../src/workflows/purchase/search-attributes';
 import { componentDir, PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths';
 import { stackDown, stackStatus, stackUp } from '../stack/stack';
+import { benchEnv } from './env';
 import type { HeapFigures, HeapRequest } from './heap-probe';
 import { type RunFigures, timed } from './measure';
 import { NULL_TASK_QUEUE } from './null-activities';
@@ -98,24 +99,8 @@ for (const flag of workerNodeFlags) {
   }
 }
 
-// The bench's own stack: never the product's nor the test's ports or data.
-const BENCH_ENV: Record<string, string> = {
-  STACK_PROFILE: 'product',
-  STACK_DIR: '.stack/bench',
-  TEMPORAL_PORT: '27233',
-  TEMPORAL_UI_PORT: '28233',
-  POSTGRES_PORT: '54349',
-  STRIPE_EMULATOR_PORT: '32111',
-  STRIPE_MOCK_PORT: '32112',
-  PORTAL_PORT: '23000',
-  METRICS_PORT: '29464',
-  TEMPORAL_PERSISTENCE: 'file',
-  WORKER_MAX_CACHED_WORKFLOWS: '1000',
-  LOG_LEVEL: 'warn',
-};
-// `--temporal server`: the Temporal server on Postgres (docs/temporal-server.md), in a folder of its own.
-if (values.temporal === 'server')
-  Object.assign(BENCH_ENV, { TEMPORAL_MODE: 'server', STACK_DIR: '.stack/bench-server' });
+// The bench's own stack (scripts/bench/env.ts); `--temporal server` in a folder of its own.
+const BENCH_ENV = benchEnv(values.temporal);
 // Shards are fixed when the cluster's databases are made: a folder (and so a Postgres cluster) per count.
 if (shards !== undefined)
   Object.assign(BENCH_ENV, {

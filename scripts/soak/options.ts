@@ -89,9 +89,9 @@ const COMMON_ENV: Record<string, string> = {
 
 /**
  * The soak's own stack per mode: a folder and ports of its own, apart from each other, from the test
- * stack (17233, 54339, 22111), the server-mode test (47233…, 54369) and the bench (27233…, 54349). All
+ * stack (17233, 54339, 22111), the server-mode test (21233…, 21432) and the bench (27233…, 27432). All
  * below Linux's ephemeral range (32768–60999), where another process's outgoing connection can hold a
- * fixed port (Postgres keeps the project's 543x9 series).
+ * fixed port: the soak restarts Temporal and Postgres while its workers hold many connections.
  */
 export function soakEnv(mode: SoakMode): Record<string, string> {
   if (mode === 'dev') {
@@ -101,7 +101,7 @@ export function soakEnv(mode: SoakMode): Record<string, string> {
       TEMPORAL_MODE: 'dev',
       TEMPORAL_PORT: '26233',
       TEMPORAL_UI_PORT: '26234',
-      POSTGRES_PORT: '54359',
+      POSTGRES_PORT: '26432',
       STRIPE_EMULATOR_PORT: '26111',
       STRIPE_MOCK_PORT: '26112',
       PORTAL_PORT: '26000',
@@ -117,7 +117,7 @@ export function soakEnv(mode: SoakMode): Record<string, string> {
     // below (24933…24939: Temporal stores them as a smallint, so they must stay below 32768).
     TEMPORAL_PORT: '25233',
     TEMPORAL_UI_PORT: '25250',
-    POSTGRES_PORT: '54379',
+    POSTGRES_PORT: '25432',
     STRIPE_EMULATOR_PORT: '25111',
     STRIPE_MOCK_PORT: '25112',
     PORTAL_PORT: '25000',

@@ -3,7 +3,10 @@ import type { Config } from '../../src/config';
 import type { Component } from './component';
 import { componentDir } from './paths';
 import {
+  ephemeralPortRange,
+  fileSize,
   isAlive,
+  logTail,
   portOpen,
   removeFile,
   StackError,
@@ -64,6 +67,7 @@ export function managedProcess(spec: ManagedProcessSpec): Component {
         }
       }
       const { command, args, env } = spec.command(config, log);
+      const logStart = fileSize(logFile(config));
       const pid = spawnDetached({ command, args, env, logFile: logFile(config), pidFile: pidFile(config) });
       try {
         let exited = false;
@@ -75,7 +79,7 @@ export function managedProcess(spec: ManagedProcessSpec): Component {
           },
           { timeoutMs: spec.readyTimeoutMs, logFile: logFile(config) },
         );
-        if (exited) throw new StackError(`${spec.name} exited while starting; see ${logFile(config)}`);
+        if (exited) throw exitedWhileStarting(spec, config, logFile(config), logStart);
       } catch (error) {
         await stopProcessGroup(pid, 2_000);
         removeFile(pidFile(config));
@@ -107,3 +111,36 @@ export function managedProcess(spec: ManagedProcessSpec): Component {
     },
   };
 }
+
+/**
+ * Why a process exited before it was ready, from what it wrote to its log in this start: its last
+ * lines, and for a port it could not bind, the likely cause when that port lies in the machine's
+ * ephemeral range (the check before the start only sees listeners, not another process's outgoing
+ * connection holding the port).
+ */
+function exitedWhileStarting(
+  spec: ManagedProcessSpec,
+  config: Config,
+  file: string,
+  fromByte: number,
+): StackError {
+  const written = logTail(file, fromByte, Number.POSITIVE_INFINITY);
+  const bindFailure = written.find((line) => /address already in use/i.test(line));
+  const tail = written.slice(-EXIT_LOG_LINES);
+  // A bind failure is named even when the process wrote more after it (a stack trace).
+  if (bindFailure !== undefined && !tail.includes(bindFailure)) tail.unshift(bindFailure, '…');
+  const range = ephemeralPortRange();
+  const inRange = range
+    ? spec.ports(config).filter(({ port }) => port >= range.first && port <= range.last)
+    : [];
+  const hint =
+    bindFailure !== undefined && range && inRange.length > 0
+      ? `\nin this machine's ephemeral port range ${range.first}-${range.last}, where any outgoing connection may hold a port: ${inRange.map(({ port, variable }) => `${port} (${variable})`).join(', ')}; choose ports below ${range.first}`
+      : '';
+  return new StackError(
+    `${spec.name} exited while starting; see ${file}${tail.length ? `; its last lines:\n  ${tail.join('\n  ')}` : ''}${hint}`,
+  );
+}
+
+/** How many of its log's last lines the error of a process that exited while starting quotes. */
+const EXIT_LOG_LINES = 8;

@@ -189,6 +189,52 @@ export async function stopProcessGroup(pid: number, graceMs = 10_000): Promise<v
     await sleep(100);
   }
   signal('SIGKILL');
+  // Until it is gone its ports are still bound: a start right after this must not find them taken.
+  const killDeadline = Date.now() + KILL_WAIT_MS;
+  while (isAlive(pid) && Date.now() < killDeadline) await sleep(50);
+}
+
+/** How long a SIGKILLed process is given to disappear (the kernel frees it in milliseconds). */
+const KILL_WAIT_MS = 5_000;
+
+/**
+ * This machine's ephemeral port range (Linux: /proc/sys/net/ipv4/ip_local_port_range, 32768–60999 by
+ * default): the local ports the kernel hands to outgoing connections. A fixed listening port inside it
+ * can be held by any process's outgoing connection at the moment a component (re)starts, and the bind
+ * then fails; the project's stacks keep their fixed ports below it. Null where it cannot be read.
+ */
+export function ephemeralPortRange(): { first: number; last: number } | null {
+  try {
+    const [first, last] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    return first !== undefined && last !== undefined && Number.isInteger(first) && Number.isInteger(last)
+      ? { first, last }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The last `lines` non-empty lines a log file gained after byte `fromByte` (each cut to 300 chars). */
+export function logTail(file: string, fromByte: number, lines: number): string[] {
+  try {
+    return readFileSync(file)
+      .subarray(fromByte)
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(-lines)
+      .map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line));
+  } catch {
+    return [];
+  }
+}
+
+/** The size of a file in bytes, 0 when it does not exist. */
+export function fileSize(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
 }
 
 export function removeFile(path: string): void {

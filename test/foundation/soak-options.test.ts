@@ -25,32 +25,6 @@ function portsOf(env: Record<string, string>): number[] {
   ];
 }
 
-/** The other stacks of the project that may run beside a soak (their own files set these). */
-const others: Record<string, Record<string, string>> = {
-  'the test stack': { STACK_PROFILE: 'test' },
-  'the product run': { STACK_PROFILE: 'product' },
-  'the server-mode test (test/temporal-server/server-mode.test.ts)': {
-    STACK_PROFILE: 'test',
-    TEMPORAL_MODE: 'server',
-    TEMPORAL_PORT: '47233',
-    TEMPORAL_UI_PORT: '48233',
-    POSTGRES_PORT: '54369',
-    STRIPE_EMULATOR_PORT: '52111',
-    STRIPE_MOCK_PORT: '52112',
-    PORTAL_PORT: '43000',
-  },
-  'the bench (scripts/bench/main.ts, either mode)': {
-    STACK_PROFILE: 'product',
-    TEMPORAL_MODE: 'server',
-    TEMPORAL_PORT: '27233',
-    TEMPORAL_UI_PORT: '28233',
-    POSTGRES_PORT: '54349',
-    STRIPE_EMULATOR_PORT: '32111',
-    STRIPE_MOCK_PORT: '32112',
-    PORTAL_PORT: '23000',
-  },
-};
-
 describe('the soak flags', () => {
   it('defaults to the dev server, with the defaults the dev soak always had', () => {
     expect(parseSoakOptions([])).toEqual({
@@ -89,7 +63,7 @@ describe("the soak's stack per mode", () => {
     expect(config.TEMPORAL_MODE).toBe('dev');
     expect(config.TEMPORAL_PERSISTENCE).toBe('file');
     expect(config.STACK_DIR).toBe('.stack/soak');
-    expect(portsOf(soakEnv('dev'))).toEqual([26233, 26234, 54359, 26111, 26112, 26000]);
+    expect(portsOf(soakEnv('dev'))).toEqual([26233, 26234, 26432, 26111, 26112, 26000]);
   });
 
   it('server: the Temporal server in .stack/soak-server, plain gRPC on loopback', () => {
@@ -101,20 +75,8 @@ describe("the soak's stack per mode", () => {
     expect(config.temporalAddress).toBe('127.0.0.1:25233');
   });
 
-  it("server: every port its own, apart from the dev soak's and the other stacks', below 32768", () => {
-    const server = portsOf(soakEnv('server'));
-    expect(new Set(server).size).toBe(server.length);
-    const taken = new Map<number, string>();
-    for (const [name, env] of Object.entries({ 'the dev soak': soakEnv('dev'), ...others }))
-      for (const port of portsOf(env)) taken.set(port, name);
-    expect(server.filter((port) => taken.has(port)).map((port) => `${port} (${taken.get(port)})`)).toEqual(
-      [],
-    );
-    // Below Linux's ephemeral range, except Postgres, which keeps the project's 543x9 series.
-    const postgres = loadConfig(soakEnv('server')).POSTGRES_PORT;
-    expect(postgres).toBe(54379);
-    expect(server.filter((port) => port !== postgres && port >= 32_768)).toEqual([]);
-    // Temporal stores membership ports as a smallint.
+  it("server: the Temporal server's membership ports fit Temporal's smallint column", () => {
+    // Apart from the other stacks' ports and below the ephemeral range: test/foundation/stack-ports.test.ts.
     const membership = temporalServerPorts(loadConfig(soakEnv('server')))
       .all.filter(({ what }) => what.endsWith('membershipPort'))
       .map(({ port }) => port);

@@ -1,12 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Component } from '../../scripts/stack/component';
+import { managedProcess } from '../../scripts/stack/managed-process';
 import {
+  ephemeralPortRange,
   isAlive,
+  portOpen,
   processIdentity,
   spawnDetached,
   stopProcessGroup,
@@ -99,6 +102,75 @@ describe('the stack manager', () => {
     expect((failure as Error).message).toContain(`set ${variable} to a free port`);
     expect(existsSync(join(scratchDir, 'test', component.name, 'pid'))).toBe(false);
     expect((await component.status(config)).state).toBe('external');
+  });
+});
+
+describe('a component that exits while starting', () => {
+  /** A component whose process listens on `port` (as the Temporal server does on its fixed ports). */
+  const listener = (port: number) =>
+    managedProcess({
+      name: 'listener',
+      enabled: () => true,
+      host: () => '127.0.0.1',
+      ports: () => [{ port, variable: 'LISTENER_PORT' }],
+      command: () => ({
+        command: process.execPath,
+        args: ['-e', `require('node:net').createServer().listen(${port}, '127.0.0.1')`],
+      }),
+      ready: () => portOpen('127.0.0.1', port),
+      readyTimeoutMs: 10_000,
+      urls: () => ({}),
+    });
+
+  it('quotes its log, and for a port an outgoing connection holds, says the ephemeral range is the cause', async () => {
+    // An outgoing connection's local port: nothing listens on it, so the check before the start
+    // passes, yet no one can bind it while the connection lives.
+    const server = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createConnection({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    const heldPort = client.localPort as number;
+    try {
+      const config = await scratchConfig();
+      const failure = await listener(heldPort)
+        .up(config, () => {})
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(StackError);
+      const message = (failure as Error).message;
+      expect(message).toContain('listener exited while starting');
+      expect(message).toContain(`EADDRINUSE: address already in use 127.0.0.1:${heldPort}`);
+      const range = ephemeralPortRange();
+      expect(range).not.toBeNull();
+      expect(message).toContain(
+        `in this machine's ephemeral port range ${range?.first}-${range?.last}, where any outgoing connection may hold a port: ${heldPort} (LISTENER_PORT); choose ports below ${range?.first}`,
+      );
+      expect(existsSync(join(scratchDir, 'test', 'listener', 'pid'))).toBe(false);
+    } finally {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('without a bind failure quotes only its log', async () => {
+    const config = await scratchConfig();
+    const failing = managedProcess({
+      name: 'failing',
+      enabled: () => true,
+      host: () => '127.0.0.1',
+      ports: () => [],
+      command: () => ({
+        command: process.execPath,
+        args: ['-e', "console.error('no configuration found'); process.exit(3)"],
+      }),
+      ready: async () => false,
+      readyTimeoutMs: 10_000,
+      urls: () => ({}),
+    });
+    const failure = await failing.up(config, () => {}).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(StackError);
+    expect((failure as Error).message).toMatch(
+      /failing exited while starting; see .*; its last lines:\n {2}no configuration found$/,
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import { createSql, type Sql } from '../../src/db/client';
 import { createStripe } from '../../src/stripe/client';
 import { connectClient } from '../../src/temporal/client';
 import { databaseNow, expectInvariantsHold } from '../support/invariants';
+import { SERVER_MODE_ENV } from '../support/server-mode-env';
 import { waitFor } from '../support/wait';
 
 /**
@@ -20,24 +21,11 @@ import { waitFor } from '../support/wait';
  * purchases at once spread over both workers; then the invariant checker. A client certificate of
  * another CA is refused, and said so. The first run builds the server, its SQL tool and the UI (Go).
  */
-const SERVER_ENV = {
-  STACK_PROFILE: 'test',
-  STACK_DIR: '.stack/server',
-  TEMPORAL_MODE: 'server',
-  TEMPORAL_SERVER_TLS: 'mtls',
-  TEMPORAL_PORT: '47233',
-  TEMPORAL_UI_PORT: '48233',
-  POSTGRES_PORT: '54369',
-  STRIPE_EMULATOR_PORT: '52111',
-  STRIPE_MOCK_PORT: '52112',
-  PORTAL_PORT: '43000',
-  METRICS_PORT: '49464',
-} as const;
 for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'STRIPE_SECRET_KEY', 'STRIPE_EMULATOR_STATE_FILE']) {
   delete process.env[name];
 }
 // The stack's components read this process's environment (the emulator's port, the stack folder).
-Object.assign(process.env, SERVER_ENV);
+Object.assign(process.env, SERVER_MODE_ENV);
 const config: Config = loadConfig(process.env);
 const log = (line: string) => console.log(`[server-mode] ${line}`);
 
