@@ -68,6 +68,32 @@ const MIN_WORKER_MEMORY_MB = 512;
 /** At most this many re-reads of Stripe per wait (history size; see STRIPE_RECHECK_INTERVAL_MS). */
 const MAX_RECHECKS_PER_WAIT = 500;
 
+/**
+ * How many times a wait of `waitMs` re-reads Stripe when the first re-read comes after `firstMs` and
+ * each doubles the interval up to `maxMs` (the purchase workflow's schedule); counts past the limit
+ * stop at limit + 1.
+ */
+export function recheckCount(waitMs: number, firstMs: number, maxMs: number): number {
+  let count = 0;
+  for (let at = firstMs, interval = firstMs; at < waitMs && count <= MAX_RECHECKS_PER_WAIT; count++) {
+    interval = Math.min(maxMs, interval * 2);
+    at += interval;
+  }
+  return count;
+}
+
+/** The least maximum interval that keeps a wait within MAX_RECHECKS_PER_WAIT re-reads. */
+function leastMaxInterval(waitMs: number, firstMs: number): number {
+  let low = firstMs;
+  let high = Math.max(firstMs, waitMs);
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    if (recheckCount(waitMs, firstMs, mid) > MAX_RECHECKS_PER_WAIT) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 function schemaFor(profile: Profile) {
   const ports = defaultPorts[profile];
   return z
@@ -332,7 +358,13 @@ function schemaFor(profile: Profile) {
         .min(1_000)
         .default(5 * 60 * 1000)
         .describe(
-          `While a purchase waits for a card or for 3-D Secure, how often it re-reads Stripe in case the webhook and the portal's message were both lost. Refused when it would re-read more than ${MAX_RECHECKS_PER_WAIT} times in either wait (history size).`,
+          `While a purchase waits for a card or for 3-D Secure, how long before it first re-reads Stripe in case the webhook and the portal's message were both lost; each re-read doubles the interval, up to \`STRIPE_RECHECK_MAX_INTERVAL_MS\`. Refused when a wait would re-read more than ${MAX_RECHECKS_PER_WAIT} times (history size).`,
+        ),
+      STRIPE_RECHECK_MAX_INTERVAL_MS: positiveInt
+        .min(1_000)
+        .default(60 * 60 * 1000)
+        .describe(
+          'The longest interval between two re-reads of Stripe in a wait (at least `STRIPE_RECHECK_INTERVAL_MS`; equal to it: a fixed interval). With the defaults a purchase parked for the whole card wait re-reads Stripe 26 times (at 5, 15, 35 and 75 minutes, then hourly), not 287.',
         ),
       MAX_PURCHASE_QUANTITY: positiveInt
         .max(1_000)
@@ -417,13 +449,23 @@ function schemaFor(profile: Profile) {
       }
       // Each re-read adds about a dozen events to a purchase's history; keep a wait's re-reads far below
       // Temporal's history limits (about 6 000 events at 500 re-reads).
-      if (!(env.STRIPE_RECHECK_INTERVAL_MS >= 1_000)) return; // already reported by its own bound
+      const first = env.STRIPE_RECHECK_INTERVAL_MS;
+      const max = env.STRIPE_RECHECK_MAX_INTERVAL_MS;
+      if (!(first >= 1_000 && max >= 1_000)) return; // already reported by their own bounds
+      if (max < first) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['STRIPE_RECHECK_MAX_INTERVAL_MS'],
+          message: `${max} ms is below STRIPE_RECHECK_INTERVAL_MS (${first} ms), the first interval it caps; use at least ${first}`,
+        });
+        return;
+      }
       for (const wait of ['CARD_WAIT_TIMEOUT_MS', 'AUTHENTICATION_WAIT_TIMEOUT_MS'] as const) {
-        if (env[wait] / env.STRIPE_RECHECK_INTERVAL_MS > MAX_RECHECKS_PER_WAIT) {
+        if (recheckCount(env[wait], first, max) > MAX_RECHECKS_PER_WAIT) {
           ctx.addIssue({
             code: 'custom',
-            path: ['STRIPE_RECHECK_INTERVAL_MS'],
-            message: `${env.STRIPE_RECHECK_INTERVAL_MS} ms would re-read Stripe more than ${MAX_RECHECKS_PER_WAIT} times in ${wait} (${env[wait]} ms); use at least ${Math.ceil(env[wait] / MAX_RECHECKS_PER_WAIT)}`,
+            path: ['STRIPE_RECHECK_MAX_INTERVAL_MS'],
+            message: `re-reads from every ${first} ms, doubling up to ${max} ms, would re-read Stripe more than ${MAX_RECHECKS_PER_WAIT} times in ${wait} (${env[wait]} ms); use at least ${leastMaxInterval(env[wait], first)}`,
           });
         }
       }

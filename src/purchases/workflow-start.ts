@@ -15,6 +15,7 @@ export interface PurchaseTimeouts {
   cardWaitTimeoutMs: number;
   authenticationWaitTimeoutMs: number;
   stripeRecheckIntervalMs: number;
+  stripeRecheckMaxIntervalMs: number;
 }
 
 /** The waits a purchase is started with, from the configuration at start (they ride in its input). */
@@ -23,6 +24,7 @@ export function purchaseTimeouts(config: Config): PurchaseTimeouts {
     cardWaitTimeoutMs: config.CARD_WAIT_TIMEOUT_MS,
     authenticationWaitTimeoutMs: config.AUTHENTICATION_WAIT_TIMEOUT_MS,
     stripeRecheckIntervalMs: config.STRIPE_RECHECK_INTERVAL_MS,
+    stripeRecheckMaxIntervalMs: config.STRIPE_RECHECK_MAX_INTERVAL_MS,
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, recheckCount } from '../../src/config';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
@@ -61,18 +61,44 @@ describe('the configuration', () => {
     expect(problemsOf({ DATABASE_URL: 'mysql://db/x' })).toEqual([expect.stringMatching(/^DATABASE_URL: /)]);
   });
 
-  it('refuses a Stripe re-read interval that would re-read more than 500 times in a wait (history size)', () => {
-    expect(problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '60000' })).toEqual([
-      'STRIPE_RECHECK_INTERVAL_MS: 60000 ms would re-read Stripe more than 500 times in CARD_WAIT_TIMEOUT_MS (86400000 ms); use at least 172800',
+  it('refuses Stripe re-read intervals that would re-read more than 500 times in a wait (history size)', () => {
+    // A fixed interval (the maximum equal to the first) of a minute: 1,439 re-reads in the day's card wait.
+    expect(
+      problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '60000', STRIPE_RECHECK_MAX_INTERVAL_MS: '60000' }),
+    ).toEqual([
+      'STRIPE_RECHECK_MAX_INTERVAL_MS: re-reads from every 60000 ms, doubling up to 60000 ms, would re-read Stripe more than 500 times in CARD_WAIT_TIMEOUT_MS (86400000 ms); use at least 172786',
     ]);
+    // The suggestion is the least that passes: 172786, and 172785 is refused.
+    expect(
+      loadConfig({ STRIPE_RECHECK_INTERVAL_MS: '60000', STRIPE_RECHECK_MAX_INTERVAL_MS: '172786' }),
+    ).toMatchObject({ STRIPE_RECHECK_MAX_INTERVAL_MS: 172_786 });
+    expect(
+      problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '60000', STRIPE_RECHECK_MAX_INTERVAL_MS: '172785' }),
+    ).toHaveLength(1);
     expect(problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '500' })).toEqual([
       expect.stringMatching(/^STRIPE_RECHECK_INTERVAL_MS: .*1000/),
     ]);
     expect(
-      loadConfig({ STRIPE_RECHECK_INTERVAL_MS: '60000', CARD_WAIT_TIMEOUT_MS: '3600000' }),
-    ).toMatchObject({
+      problemsOf({ STRIPE_RECHECK_INTERVAL_MS: '600000', STRIPE_RECHECK_MAX_INTERVAL_MS: '300000' }),
+    ).toEqual([
+      'STRIPE_RECHECK_MAX_INTERVAL_MS: 300000 ms is below STRIPE_RECHECK_INTERVAL_MS (600000 ms), the first interval it caps; use at least 600000',
+    ]);
+    // Doubling from a minute up to the hour: 28 re-reads in the day, accepted.
+    expect(loadConfig({ STRIPE_RECHECK_INTERVAL_MS: '60000' })).toMatchObject({
       STRIPE_RECHECK_INTERVAL_MS: 60_000,
+      STRIPE_RECHECK_MAX_INTERVAL_MS: 3_600_000,
     });
+  });
+
+  it('counts re-reads as the purchase workflow schedules them: the first interval, doubling up to the maximum', () => {
+    // Defaults over the day's card wait: at 5, 15, 35, 75 minutes, then hourly (135 … 1395): 26.
+    expect(recheckCount(86_400_000, 300_000, 3_600_000)).toBe(26);
+    // A fixed five minutes: 5 … 1435 minutes.
+    expect(recheckCount(86_400_000, 300_000, 300_000)).toBe(287);
+    // The hour's 3-D Secure wait: at 5, 15 and 35 minutes.
+    expect(recheckCount(3_600_000, 300_000, 3_600_000)).toBe(3);
+    // A re-read due exactly at the deadline is the deadline's, not a re-read.
+    expect(recheckCount(15 * 60_000, 5 * 60_000, 3_600_000)).toBe(1);
   });
 
   it('leaves the workflow cache unset by default (sized from memory) and refuses a cache the memory given cannot hold', () => {

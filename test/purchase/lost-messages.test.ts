@@ -1,14 +1,18 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelPurchaseUpdate } from '../../src/workflows';
 import { ONE_MARKER_PATCH } from '../../src/workflows/purchase/workflow';
 import { emulatorControl, stripeRecordsOf } from '../support/emulator-control';
 import { activityRan, patchIdsOf } from '../support/history';
 import { type PurchaseEnv, purchaseEnv } from '../support/purchase-env';
+import { waitFor } from '../support/wait';
 
 /**
  * Both messages lost: the emulator of this file delivers no webhooks at all and nobody signals the
- * workflow, as if the webhook and the portal's message were both lost. The waits re-read Stripe every
- * STRIPE_RECHECK_INTERVAL_MS (1 s here) and carry on long before their timeouts (10 minutes here).
+ * workflow, as if the webhook and the portal's message were both lost. The waits re-read Stripe after
+ * STRIPE_RECHECK_INTERVAL_MS (1 s here), the interval doubling after each re-read up to
+ * STRIPE_RECHECK_MAX_INTERVAL_MS (an hour by default), and carry on long before their timeouts
+ * (10 minutes here).
  */
 
 const TEN_MINUTES_MS = 10 * 60 * 1000;
@@ -32,7 +36,39 @@ async function history(handle: WorkflowHandle) {
   };
 }
 
+/** The durations of the workflow's timers so far, in ms, in the order they were started. */
+async function timerDurationsMs(handle: WorkflowHandle): Promise<number[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.flatMap((e) => {
+    const timeout = e.timerStartedEventAttributes?.startToFireTimeout;
+    return timeout ? [Number(timeout.seconds ?? 0) * 1000 + Math.round((timeout.nanos ?? 0) / 1e6)] : [];
+  });
+}
+
 describe('a purchase whose messages are lost re-reads Stripe while it waits', () => {
+  it('waits twice as long after each re-read, up to the maximum interval', async () => {
+    const shopper = await env.shopper();
+    const { purchaseId, handle } = await env.buy(shopper, { ...waits, stripeRecheckMaxIntervalMs: 4_000 });
+    await env.reaches(handle, 'awaiting_payment_method');
+    // Re-reads at 1, 3 and 7 s; the fourth wait is capped at 4 s.
+    await activityRan(handle, 'adoptSetupIntentPaymentMethod', { times: 3 });
+    await waitFor(async () => (await timerDurationsMs(handle)).length >= 4, 'the fourth timer', 10_000);
+    expect((await timerDurationsMs(handle)).slice(0, 4)).toEqual([1_000, 2_000, 4_000, 4_000]);
+    expect((await env.row(purchaseId)).status).toBe('awaiting_payment_method');
+    await handle.executeUpdate(cancelPurchaseUpdate, { args: [{ requestedBy: 'customer' }] });
+    expect((await handle.result()).status).toBe('canceled');
+  });
+
+  it('with the maximum equal to the first interval, re-reads at a fixed interval (what purchases started before the doubling do)', async () => {
+    const shopper = await env.shopper();
+    const { handle } = await env.buy(shopper, { ...waits, stripeRecheckMaxIntervalMs: 1_000 });
+    await env.reaches(handle, 'awaiting_payment_method');
+    await activityRan(handle, 'adoptSetupIntentPaymentMethod', { times: 3 });
+    expect((await timerDurationsMs(handle)).slice(0, 3)).toEqual([1_000, 1_000, 1_000]);
+    await handle.executeUpdate(cancelPurchaseUpdate, { args: [{ requestedBy: 'customer' }] });
+    expect((await handle.result()).status).toBe('canceled');
+  });
+
   it('a card added in Stripe with no message reaches the purchase: charged and credited long before the card wait ends', async () => {
     const shopper = await env.shopper();
     const { purchaseId, handle } = await env.buy(shopper, waits);

@@ -142,6 +142,10 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
       cardWaitTimeoutMs = workerConfig.CARD_WAIT_TIMEOUT_MS,
       authenticationWaitTimeoutMs = workerConfig.AUTHENTICATION_WAIT_TIMEOUT_MS,
       stripeRecheckIntervalMs = workerConfig.STRIPE_RECHECK_INTERVAL_MS,
+      stripeRecheckMaxIntervalMs = Math.max(
+        stripeRecheckIntervalMs,
+        workerConfig.STRIPE_RECHECK_MAX_INTERVAL_MS,
+      ),
     } = {},
   ) {
     const config: Config = {
@@ -149,6 +153,7 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
       CARD_WAIT_TIMEOUT_MS: cardWaitTimeoutMs,
       AUTHENTICATION_WAIT_TIMEOUT_MS: authenticationWaitTimeoutMs,
       STRIPE_RECHECK_INTERVAL_MS: stripeRecheckIntervalMs,
+      STRIPE_RECHECK_MAX_INTERVAL_MS: stripeRecheckMaxIntervalMs,
     };
     const { purchase } = await checkout(
       { sql, client: temporal.client, config },

@@ -26,6 +26,12 @@ export interface PurchaseInput {
    */
   stripeRecheckIntervalMs?: number;
   /**
+   * The longest interval between those re-reads (STRIPE_RECHECK_MAX_INTERVAL_MS at start): each re-read
+   * in a wait doubles the interval, from `stripeRecheckIntervalMs` up to this. Absent from purchases
+   * started before it existed: they re-read at the fixed interval, as they did.
+   */
+  stripeRecheckMaxIntervalMs?: number;
+  /**
    * What started the purchase. `auto_top_up`: charged off-session only, never waiting for the customer
    * (no card: failed `no_payment_method`; 3-D Secure needed: failed `authentication_required`). Absent
    * from purchases started before it existed, which behave as the portal's.

@@ -114,6 +114,18 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     input.stripeRecheckIntervalMs && sinceOneMarker('recheck-stripe-during-waits')
       ? input.stripeRecheckIntervalMs
       : null;
+  /**
+   * The interval before a wait's re-read number `rechecksDone + 1`: the first interval, doubled after
+   * each re-read up to the input's maximum, so a purchase left parked for a day asks Stripe a few dozen
+   * times, not every five minutes (10,000 parked purchases would otherwise ask ~33 times a second,
+   * over Stripe's test-mode rate limit). Only the timers' durations change, never the commands, and
+   * replay does not compare durations; purchases started without a maximum keep the fixed interval.
+   */
+  const recheckIntervalMs = (rechecksDone: number): number | null => {
+    const first = stripeRecheckIntervalMs();
+    const max = input.stripeRecheckMaxIntervalMs;
+    return first === null || !max ? first : Math.min(max, first * 2 ** Math.min(rechecksDone, 30));
+  };
 
   /**
    * An auto top-up is charged off-session only and never waits for the customer: no card on file fails
@@ -416,8 +428,8 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         ),
       );
     const deadline = Date.now() + input.cardWaitTimeoutMs;
-    for (;;) {
-      const recheckMs = stripeRecheckIntervalMs();
+    for (let rechecks = 0; ; ) {
+      const recheckMs = recheckIntervalMs(rechecks);
       const woken = await condition(
         () => setupIntentHint || state.cancelRequested,
         nextWake(deadline, recheckMs),
@@ -429,6 +441,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
       // A message, or time to re-read Stripe in case the messages were lost: both re-read the SetupIntent.
       if (woken || !deadlinePassed(deadline, recheckMs)) {
         setupIntentHint = false;
+        if (!woken) rechecks++;
         const added = woken ? await adopt() : await recheckAdopt();
         if (added) {
           compensations.remove('cancel SetupIntent');
@@ -554,8 +567,8 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
     };
 
     const deadline = Date.now() + input.authenticationWaitTimeoutMs;
-    for (;;) {
-      const recheckMs = stripeRecheckIntervalMs();
+    for (let rechecks = 0; ; ) {
+      const recheckMs = recheckIntervalMs(rechecks);
       const woken = await condition(
         () => paymentOutcomeHint !== null || state.cancelRequested,
         nextWake(deadline, recheckMs),
@@ -570,6 +583,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
         // here: a failed on-session attempt looks like the off-session failure that led to this step,
         // so failures are left to their webhook, the portal, or the timeout.
         // Best effort: a failed re-read means "not yet", never a failed purchase with its payment open.
+        rechecks++;
         const reread = await bestEffort(
           stripeRecheck.getPaymentIntentStatus.executeWithOptions(
             { summary: 're-read the payment (no message yet)' },
