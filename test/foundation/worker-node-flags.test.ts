@@ -38,6 +38,31 @@ describe("the worker's Node flags", () => {
     expect(bad.stderr).toMatch(/bad option/);
   });
 
+  it("cap a busy thread's young generation at 8 MB, where Node alone lets it grow past that", () => {
+    // A thread that allocates fast and keeps a rolling window alive (what replays do): V8 grows its
+    // young generation, up to 32 MB by default; the flags hold it at two 4 MB semi-spaces.
+    const busy = `
+      const v8 = require('node:v8');
+      let window = [];
+      let peak = 0;
+      for (let i = 0; i < 3_000_000; i++) {
+        window.push({ i, text: 'x' + i });
+        if (window.length > 200_000) window = window.slice(100_000);
+        if (i % 10_000 === 0) {
+          const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+          peak = Math.max(peak, space.space_size);
+        }
+      }
+      console.log(peak / 1024 / 1024);`;
+    const peakMb = (flags: readonly string[]) => {
+      const run = spawnSync(process.execPath, [...flags, '-e', busy], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      return Number(run.stdout.trim());
+    };
+    expect(peakMb(WORKER_NODE_FLAGS)).toBeLessThanOrEqual(8);
+    expect(peakMb([])).toBeGreaterThan(8);
+  });
+
   it('are reported missing when a process was started without them', () => {
     expect(WORKER_NODE_FLAGS.length).toBeGreaterThan(0);
     expect(missingWorkerNodeFlags([])).toEqual([...WORKER_NODE_FLAGS]);
