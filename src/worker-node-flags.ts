@@ -14,10 +14,7 @@
  * Stripe, the replays of those not cached), so both of its isolates sat at 32 MB. The figures and
  * their cost: docs/benchmarks.md ("re-reads that back off and a capped young generation").
  */
-export const WORKER_NODE_FLAGS: readonly string[] = [
-  '--compact-on-every-full-gc',
-  '--max-semi-space-size=4',
-];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--compact-on-every-full-gc', '--max-semi-space-size=4'];
 
 /** The worker's flags this process was started without (empty when it has them all). */
 export function missingWorkerNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {
