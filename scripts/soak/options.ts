@@ -79,10 +79,12 @@ const COMMON_ENV: Record<string, string> = {
   // Orphans (checkouts recorded while Temporal was away) started within seconds, not minutes.
   RECONCILE_INTERVAL_MS: '5000',
   RECONCILE_PENDING_AFTER_MS: '10000',
-  // Waits long enough for any restart; Stripe re-read every 30 s in case a webhook was lost for good.
+  // Waits long enough for any restart; Stripe re-read after 30 s, then every minute (the doubling
+  // capped early), in case a webhook was lost for good: a lost one costs a purchase a minute at most.
   CARD_WAIT_TIMEOUT_MS: String(15 * 60_000),
   AUTHENTICATION_WAIT_TIMEOUT_MS: String(15 * 60_000),
   STRIPE_RECHECK_INTERVAL_MS: '30000',
+  STRIPE_RECHECK_MAX_INTERVAL_MS: '60000',
   PURCHASE_SETTLE_GRACE_MS: String(5 * 60_000),
   STRIPE_EMULATOR_WEBHOOK_RETRY_BASE_MS: '500',
 };
