@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { recheckCount as scheduledRecheckCount } from './domain/stripe-rechecks';
 import { CACHE_SIZING } from './worker-cache';
 
 /**
@@ -69,17 +70,11 @@ const MIN_WORKER_MEMORY_MB = 512;
 const MAX_RECHECKS_PER_WAIT = 500;
 
 /**
- * How many times a wait of `waitMs` re-reads Stripe when the first re-read comes after `firstMs` and
- * each doubles the interval up to `maxMs` (the purchase workflow's schedule); counts past the limit
- * stop at limit + 1.
+ * How many times a wait of `waitMs` re-reads Stripe on the purchase workflow's schedule (the first after
+ * `firstMs`, each after that doubling up to `maxMs`); counts past the limit stop at limit + 1.
  */
 export function recheckCount(waitMs: number, firstMs: number, maxMs: number): number {
-  let count = 0;
-  for (let at = firstMs, interval = firstMs; at < waitMs && count <= MAX_RECHECKS_PER_WAIT; count++) {
-    interval = Math.min(maxMs, interval * 2);
-    at += interval;
-  }
-  return count;
+  return scheduledRecheckCount(waitMs, firstMs, maxMs, MAX_RECHECKS_PER_WAIT);
 }
 
 /** The least maximum interval that keeps a wait within MAX_RECHECKS_PER_WAIT re-reads. */

@@ -193,6 +193,28 @@ function rssMb(pid: number | undefined): number | null {
   }
 }
 
+/** How long after the probe's full GC the settled read starts, and how many reads it takes (1 s apart). */
+const SETTLE_DELAY_MS = 10_000;
+const SETTLE_READS = 5;
+
+/** The median of SETTLE_READS reads of each worker's RSS, SETTLE_DELAY_MS after their full GC. */
+async function settledRss(
+  pids: Record<'worker' | 'nullWorker', number | undefined>,
+): Promise<Record<'worker' | 'nullWorker', number | null>> {
+  await sleep(SETTLE_DELAY_MS);
+  const reads: Record<'worker' | 'nullWorker', number[]> = { worker: [], nullWorker: [] };
+  for (let i = 0; i < SETTLE_READS; i += 1) {
+    if (i > 0) await sleep(1_000);
+    for (const key of ['worker', 'nullWorker'] as const) {
+      const mb = rssMb(pids[key]);
+      if (mb !== null) reads[key].push(mb);
+    }
+  }
+  const median = (values: number[]) =>
+    values.length === 0 ? null : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return { worker: median(reads.worker), nullWorker: median(reads.nullWorker) };
+}
+
 let heapRequests = 0;
 /**
  * A worker's V8 heap figures (main thread and workflow threads, after a full GC) from its heap probe,
@@ -266,11 +288,21 @@ function postgresPid(): number | undefined {
   return Number.isInteger(pid) ? pid : undefined;
 }
 
-/** CPU seconds of a process and its children alive now (Postgres: the postmaster and its backends). */
+/**
+ * CPU seconds of a process and its children (Postgres: the postmaster and its backends): those alive
+ * now, and those that have exited, which the kernel adds to the parent's cutime and cstime once it
+ * reaps them. Without the latter, a backend ending between two reads took its CPU out of the sum, and
+ * a quiet row could show a negative share.
+ */
 function treeCpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null;
-  let total = cpuSeconds(pid);
-  if (total === null) return null;
+  let total: number;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    total = (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return null;
+  }
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -320,6 +352,7 @@ async function api(method: string, path: string, token: string, body?: unknown, 
 // ---- the run -------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  const startedAtMs = Date.now();
   // A fresh bench stack each run (parked workflows of a previous run would resume): wiped only when
   // none of its components runs.
   const benchData = join(stackRoot(config), config.STACK_PROFILE);
@@ -491,6 +524,13 @@ async function main(): Promise<void> {
     if (parked > 0) {
       // RSS first (as it is, no collection forced), then the heaps after a full GC (and snapshots).
       const heaps: Record<string, { worker: HeapFigures | null; nullWorker: HeapFigures | null }> = {};
+      // Third, the settled read: RSS again once the full GC's own transient has passed (a compacting
+      // collection maps new pages before it unmaps the old ones), the median of several reads. The
+      // plain read takes whatever collectable garbage a worker held at that moment (the null worker's
+      // read before its parking, right after its start and the throughput rows, was 234 MB in one
+      // 10,000 run and 293 MB in the next, 234 and 236 MB after a GC); the read right after the GC
+      // catches the compaction's extra pages (a busy product worker read 70 MB above its plain read).
+      const settled: Record<string, { worker: number | null; nullWorker: number | null }> = {};
       const settle = async (label: string) => {
         await sleep(5_000);
         const rss = {
@@ -504,6 +544,8 @@ async function main(): Promise<void> {
           nullWorker: await heapOf(nullWorker, `null-${label}`),
         };
         log(`heaps ${label}: ${JSON.stringify(heaps[label])}`);
+        settled[label] = await settledRss({ worker: worker.pid, nullWorker: nullWorker.pid });
+        log(`settled RSS ${label}: ${JSON.stringify(settled[label])}`);
         return rss;
       };
       // The worker works through the parked workflows' tasks after they are started (and past its cache,
@@ -576,6 +618,12 @@ async function main(): Promise<void> {
           nullWorker: heapGrowth(heaps.base?.nullWorker, heaps.afterNull?.nullWorker),
           productWorker: heapGrowth(heaps.afterNull?.worker, heaps.afterProduct?.worker),
         },
+        // Each read SETTLE_DELAY_MS after the probe's full GC, the median of SETTLE_READS (above).
+        settledRssMb: settled,
+        settledGrowthMb: {
+          nullWorker: growth(settled.afterNull?.nullWorker ?? null, settled.base?.nullWorker ?? null),
+          productWorker: growth(settled.afterProduct?.worker ?? null, settled.afterNull?.worker ?? null),
+        },
         // RSS read by the probe right after its full GC: both workers' growth from a collected baseline
         // (the plain reads above take whatever garbage each worker happened to hold at that moment).
         growthAfterGcMb: {
@@ -613,6 +661,8 @@ async function main(): Promise<void> {
       });
     }
   } finally {
+    // The whole run, from the stack's start to the last figure (the defaults' budget: 15 minutes).
+    results.elapsedMinutes = Math.round((Date.now() - startedAtMs) / 6_000) / 10;
     writeResults(results);
     await sql.end({ timeout: 5 });
     await client.connection.close();
@@ -707,7 +757,7 @@ function writeResults(results: Record<string, unknown>): void {
   );
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   printTable(results);
-  log(`wrote ${file}`);
+  log(`wrote ${file} after ${results.elapsedMinutes} minutes`);
 }
 
 /** The measured processes' CPU for one purchase, ms of one core (their shares summed, over the rate). */
@@ -746,6 +796,11 @@ function printTable(results: Record<string, unknown>): void {
     console.log(
       `growth MB: null worker ${fmt(p.growthMb.nullWorker)}, product worker ${fmt(p.growthMb.productWorker)} (${p.growthMb.nullWorker ? (p.growthMb.productWorker / p.growthMb.nullWorker).toFixed(2) : '—'}× null), Temporal ${fmt(p.growthMb.temporalDuringNull)} / ${fmt(p.growthMb.temporalDuringProduct)}`,
     );
+    const steady = p.settledGrowthMb;
+    if (steady)
+      console.log(
+        `growth MB settled (a full GC, 10 s, the median of 5 reads): null worker ${fmt(steady.nullWorker)}, product worker ${fmt(steady.productWorker)} (${steady.nullWorker ? (steady.productWorker / steady.nullWorker).toFixed(2) : '—'}× null)`,
+      );
     const collected = p.growthAfterGcMb;
     if (collected)
       console.log(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, recheckCount } from '../../src/config';
+import { recheckIntervalMs } from '../../src/domain/stripe-rechecks';
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
@@ -99,6 +100,16 @@ describe('the configuration', () => {
     expect(recheckCount(3_600_000, 300_000, 3_600_000)).toBe(3);
     // A re-read due exactly at the deadline is the deadline's, not a re-read.
     expect(recheckCount(15 * 60_000, 5 * 60_000, 3_600_000)).toBe(1);
+  });
+
+  it("shares the workflow's schedule: each interval twice the last up to the maximum, the first alone without one", () => {
+    expect([0, 1, 2, 3, 4].map((done) => recheckIntervalMs(1_000, 4_000, done))).toEqual([
+      1_000, 2_000, 4_000, 4_000, 4_000,
+    ]);
+    // Purchases started before the doubling carry no maximum: a fixed interval.
+    expect([0, 5].map((done) => recheckIntervalMs(1_000, undefined, done))).toEqual([1_000, 1_000]);
+    // Thousands of re-reads in: still the maximum, never Infinity or NaN.
+    expect(recheckIntervalMs(300_000, 3_600_000, 5_000)).toBe(3_600_000);
   });
 
   it('leaves the workflow cache unset by default (sized from memory) and refuses a cache the memory given cannot hold', () => {

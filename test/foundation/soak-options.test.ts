@@ -7,23 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSoakOptions, SoakFlagError, soakEnv } from '../../scripts/soak/options';
 import { temporalServerPorts } from '../../scripts/stack/temporal-server';
 import { loadConfig } from '../../src/config';
-
-/** Every port a stack with this environment listens on (the server mode's services included). */
-function portsOf(env: Record<string, string>): number[] {
-  const config = loadConfig(env);
-  const temporalPorts =
-    config.TEMPORAL_MODE === 'server'
-      ? temporalServerPorts(config).all.map(({ port }) => port)
-      : [config.TEMPORAL_PORT];
-  return [
-    ...temporalPorts,
-    config.TEMPORAL_UI_PORT,
-    config.POSTGRES_PORT,
-    config.STRIPE_EMULATOR_PORT,
-    config.STRIPE_MOCK_PORT,
-    config.PORTAL_PORT,
-  ];
-}
+import { stackPorts } from '../support/stack-ports';
 
 describe('the soak flags', () => {
   it('defaults to the dev server, with the defaults the dev soak always had', () => {
@@ -63,7 +47,9 @@ describe("the soak's stack per mode", () => {
     expect(config.TEMPORAL_MODE).toBe('dev');
     expect(config.TEMPORAL_PERSISTENCE).toBe('file');
     expect(config.STACK_DIR).toBe('.stack/soak');
-    expect(portsOf(soakEnv('dev'))).toEqual([26233, 26234, 26432, 26111, 26112, 26000]);
+    expect(stackPorts(soakEnv('dev')).map(({ port }) => port)).toEqual([
+      26233, 26234, 26432, 26111, 26112, 26000,
+    ]);
   });
 
   it('server: the Temporal server in .stack/soak-server, plain gRPC on loopback', () => {

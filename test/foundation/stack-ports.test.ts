@@ -11,35 +11,16 @@
 import { describe, expect, it } from 'vitest';
 import { benchEnv } from '../../scripts/bench/env';
 import { soakEnv } from '../../scripts/soak/options';
-import { temporalServerPorts } from '../../scripts/stack/temporal-server';
-import { loadConfig } from '../../src/config';
 import { SERVER_MODE_ENV } from '../support/server-mode-env';
+import { stackPorts } from '../support/stack-ports';
 
 /** Linux's default ip_local_port_range starts here; the project's stacks do not count on its setting. */
 const EPHEMERAL_RANGE_FIRST = 32_768;
 
-/** Every port a stack with this environment listens on, each with what it is. */
-function portsOf(env: Record<string, string>): { port: number; what: string }[] {
-  const config = loadConfig(env);
-  const temporal =
-    config.TEMPORAL_MODE === 'server'
-      ? temporalServerPorts(config).all
-      : [{ port: config.TEMPORAL_PORT, what: 'Temporal' }];
-  return [
-    ...temporal,
-    { port: config.TEMPORAL_UI_PORT, what: 'Temporal UI' },
-    { port: config.POSTGRES_PORT, what: 'Postgres' },
-    { port: config.STRIPE_EMULATOR_PORT, what: 'Stripe emulator' },
-    { port: config.STRIPE_MOCK_PORT, what: 'stripe-mock' },
-    { port: config.PORTAL_PORT, what: 'portal' },
-    ...(config.METRICS_PORT === 0 ? [] : [{ port: config.METRICS_PORT, what: 'worker metrics' }]),
-  ];
-}
-
 /** Each port of these stacks at or above the ephemeral range's start, as `port: what of stack`. */
 function portsInEphemeralRange(stacks: Record<string, Record<string, string>>): string[] {
   return Object.entries(stacks).flatMap(([name, env]) =>
-    portsOf(env)
+    stackPorts(env)
       .filter(({ port }) => port >= EPHEMERAL_RANGE_FIRST)
       .map(({ port, what }) => `${port}: ${what} of ${name}`),
   );
@@ -67,7 +48,7 @@ describe("the stacks' ports", () => {
     for (const [name, env] of Object.entries(stacks)) {
       // The bench's two modes are one command's choice: never up at once.
       const sameCommand = name === 'the bench --temporal server' ? 'the bench' : undefined;
-      for (const { port, what } of portsOf(env)) {
+      for (const { port, what } of stackPorts(env)) {
         const other = owner.get(port);
         if (other !== undefined && other !== sameCommand)
           clashes.push(`${port}: ${what} of ${name} and ${other}`);
@@ -89,7 +70,7 @@ describe("the stacks' ports", () => {
   });
 
   it('a port of the ephemeral range is found (the check can fail)', () => {
-    const inRange = portsOf({ ...SERVER_MODE_ENV, POSTGRES_PORT: '54369' }).filter(
+    const inRange = stackPorts({ ...SERVER_MODE_ENV, POSTGRES_PORT: '54369' }).filter(
       ({ port }) => port >= EPHEMERAL_RANGE_FIRST,
     );
     expect(inRange).toEqual([{ port: 54369, what: 'Postgres' }]);

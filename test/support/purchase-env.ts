@@ -21,6 +21,7 @@ import { purchaseStatusQuery, type purchaseWorkflow, purchaseWorkflowId } from '
 import { startStripeEmulator } from '../../tools/stripe-emulator/index';
 import { testConfig } from './config';
 import { databaseNow, expectInvariantsHold } from './invariants';
+import { StepTimer } from './slow-steps';
 import { waitFor } from './wait';
 import { startTestWorker, type TestTemporal } from './worker';
 
@@ -279,14 +280,21 @@ export async function purchaseEnv(options: PurchaseEnvOptions = {}) {
      * then checks the money invariants.
      */
     async close() {
-      await cancelOpenWorkflows(temporal);
-      for (const worker of extraWorkers) await worker.close();
-      await temporal.close();
+      const timer = new StepTimer(`closing the environment of task queue ${temporal.taskQueue}`);
       try {
-        await expectInvariantsHold({ sql, stripe }, startedAt);
+        await timer.step('cancel open workflows', () => cancelOpenWorkflows(temporal));
+        await timer.step('stop extra workers', async () => {
+          for (const worker of extraWorkers) await worker.close();
+        });
+        await timer.step('stop the worker', () => temporal.close());
+        try {
+          await timer.step('check invariants', () => expectInvariantsHold({ sql, stripe }, startedAt));
+        } finally {
+          await timer.step('end sql', () => sql.end({ timeout: 5 }));
+          await timer.step('stop emulator', async () => emulator?.close());
+        }
       } finally {
-        await sql.end({ timeout: 5 });
-        await emulator?.close();
+        timer.report();
       }
     },
   };

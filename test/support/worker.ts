@@ -10,6 +10,7 @@ import { createStripe } from '../../src/stripe/client';
 import { temporalConnectionOptions } from '../../src/temporal/connection';
 import { createWorker } from '../../src/temporal/create-worker';
 import { bundleWorkflows } from '../../src/temporal/workflow-bundle';
+import { StepTimer } from './slow-steps';
 
 // Test output stays readable: the SDK logs warnings and errors only (once per test process).
 try {
@@ -50,35 +51,48 @@ export async function startTestWorker(
   activityOverrides: Partial<Activities> = {},
 ): Promise<TestTemporal> {
   const taskQueue = `test-${randomUUID()}`;
-  const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
-  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const timer = new StepTimer(`starting the test worker of task queue ${taskQueue}`);
+  const nativeConnection = await timer.step('connect the worker', () =>
+    NativeConnection.connect(temporalConnectionOptions(config)),
+  );
+  const connection = await timer.step('connect the client', () =>
+    Connection.connect(temporalConnectionOptions(config)),
+  );
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const worker = await createWorker({
-    config,
-    connection: nativeConnection,
-    activities: {
-      ...createActivities({
-        config,
-        sql,
-        stripe: stripe ?? createStripe(config),
-        // The auto top-up workflow starts owed top-ups on this worker's task queue.
-        startPurchase: purchaseStarter(client, { ...config, TEMPORAL_TASK_QUEUE: taskQueue }),
-      }),
-      ...activityOverrides,
-    },
-    workflowBundle: await workflowBundle(),
-    taskQueue,
-  });
+  const bundle = await timer.step('bundle the workflows', () => workflowBundle());
+  const worker = await timer.step('create the worker', () =>
+    createWorker({
+      config,
+      connection: nativeConnection,
+      activities: {
+        ...createActivities({
+          config,
+          sql,
+          stripe: stripe ?? createStripe(config),
+          // The auto top-up workflow starts owed top-ups on this worker's task queue.
+          startPurchase: purchaseStarter(client, { ...config, TEMPORAL_TASK_QUEUE: taskQueue }),
+        }),
+        ...activityOverrides,
+      },
+      workflowBundle: bundle,
+      taskQueue,
+    }),
+  );
+  timer.report();
   const running = worker.run();
   return {
     client,
     taskQueue,
     worker,
     async close() {
+      const closing = new StepTimer(`stopping the test worker of task queue ${taskQueue}`);
       worker.shutdown();
-      await running;
-      await connection.close();
-      await nativeConnection.close();
+      await closing.step('let the worker drain', () => running);
+      await closing.step('close the connections', async () => {
+        await connection.close();
+        await nativeConnection.close();
+      });
+      closing.report();
     },
   };
 }

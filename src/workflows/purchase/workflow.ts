@@ -17,6 +17,7 @@ import type { AuthenticationRequiredDetails, CardDeclinedDetails } from '../../a
 import { FailureType } from '../../activities/failures';
 import type { PaymentParties, SetupIntentRequest } from '../../activities/payments';
 import { isTerminalPurchaseStatus, type NextAction, type PurchaseStatus } from '../../domain/purchase-states';
+import { recheckIntervalMs as scheduledInterval } from '../../domain/stripe-rechecks';
 import { compensation, db, dbLocal, stripe, stripeRecheck } from './activities';
 import { Compensations } from './compensations';
 import {
@@ -123,8 +124,7 @@ export async function purchaseWorkflow(input: PurchaseInput): Promise<PurchaseSt
    */
   const recheckIntervalMs = (rechecksDone: number): number | null => {
     const first = stripeRecheckIntervalMs();
-    const max = input.stripeRecheckMaxIntervalMs;
-    return first === null || !max ? first : Math.min(max, first * 2 ** Math.min(rechecksDone, 30));
+    return first === null ? null : scheduledInterval(first, input.stripeRecheckMaxIntervalMs, rechecksDone);
   };
 
   /**
