@@ -35,7 +35,7 @@ import { componentDir, PROJECT_ROOT, stackRoot, toolsBin } from '../stack/paths'
 import { stackDown, stackStatus, stackUp } from '../stack/stack';
 import { benchEnv } from './env';
 import type { HeapFigures, HeapRequest } from './heap-probe';
-import { type RunFigures, timed } from './measure';
+import { percentile, type RunFigures, timed } from './measure';
 import { NULL_TASK_QUEUE } from './null-activities';
 import {
   type NullPurchaseInput,
@@ -211,7 +211,7 @@ async function settledRss(
     }
   }
   const median = (values: number[]) =>
-    values.length === 0 ? null : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    values.length === 0 ? null : percentile([...values].sort((a, b) => a - b), 50);
   return { worker: median(reads.worker), nullWorker: median(reads.nullWorker) };
 }
 
