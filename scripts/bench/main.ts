@@ -211,7 +211,12 @@ async function settledRss(
     }
   }
   const median = (values: number[]) =>
-    values.length === 0 ? null : percentile([...values].sort((a, b) => a - b), 50);
+    values.length === 0
+      ? null
+      : percentile(
+          [...values].sort((a, b) => a - b),
+          50,
+        );
   return { worker: median(reads.worker), nullWorker: median(reads.nullWorker) };
 }
 
