@@ -44,6 +44,7 @@ import {
   nullWakeSignal,
 } from './null-workflows';
 import { runPgbench } from './pgbench';
+import { lastLoggedError, waitForCount } from './stall';
 import { benchUsage } from './usage';
 
 const { values } = parseArgs({
@@ -196,6 +197,12 @@ function rssMb(pid: number | undefined): number | null {
 /** How long after the probe's full GC the settled read starts, and how many reads it takes (1 s apart). */
 const SETTLE_DELAY_MS = 10_000;
 const SETTLE_READS = 5;
+/**
+ * The purchases' parking stops waiting when no purchase reached the card wait for this long (normal
+ * parking at 10,000 moves about 200 a minute on the 2-core machine): a wedged server is reported in
+ * minutes, with its log's last error, not after the whole limit (scripts/bench/stall.ts).
+ */
+const PARKING_STALL_MS = 300_000;
 
 /** The median of SETTLE_READS reads of each worker's RSS, SETTLE_DELAY_MS after their full GC. */
 async function settledRss(
@@ -250,8 +257,16 @@ async function heapOf(child: ChildProcess, label: string): Promise<HeapFigures |
   });
 }
 
+/** The stack component that is the Temporal server in this run (the dev server, or server mode's). */
+const temporalComponent = config.TEMPORAL_MODE === 'server' ? 'temporal-server' : 'temporal';
+
 function temporalPid(): number | undefined {
-  return componentPid(config.TEMPORAL_MODE === 'server' ? 'temporal-server' : 'temporal');
+  return componentPid(temporalComponent);
+}
+
+/** The Temporal server's log (the stack writes each component's output to `<name>.log` beside its pid). */
+function temporalLog(): string {
+  return join(componentDir(config, temporalComponent), `${temporalComponent}.log`);
 }
 
 /** The pid a stack component recorded (its `pid` file), if it runs. */
@@ -588,19 +603,20 @@ async function main(): Promise<void> {
         parkedIds.push(answer.id);
         return answer.status as string;
       });
-      const waiting = await sql<{ n: number }[]>`
-        select count(*)::int as n from purchases where id in ${sql(parkedIds)} and status = 'awaiting_payment_method'`;
-      let parkedNow = waiting[0]?.n ?? 0;
-      await until(
-        'purchases awaiting a card',
-        async () => {
+      const parking = await waitForCount({
+        what: 'purchases awaiting a card',
+        count: async () => {
           const [row] = await sql<{ n: number }[]>`
             select count(*)::int as n from purchases where id in ${sql(parkedIds)} and status = 'awaiting_payment_method'`;
-          parkedNow = row?.n ?? 0;
-          return parkedNow === parkedIds.length;
+          return row?.n ?? 0;
         },
-        readyWithinMs,
-      ).catch((error) => log(`${(error as Error).message}: ${parkedNow} of ${parkedIds.length}`));
+        target: parkedIds.length,
+        timeoutMs: readyWithinMs,
+        stallMs: PARKING_STALL_MS,
+        explainStall: () => lastLoggedError(temporalLog()),
+      });
+      const parkedNow = parking.reached;
+      if (parking.message) log(parking.message);
       const afterProduct = await settle('afterProduct');
       log(
         `parked ${parkedNow} purchases: ${JSON.stringify({ afterProduct, answers: parkedAnswers.outcomes })}`,
@@ -609,6 +625,9 @@ async function main(): Promise<void> {
       results.parked = {
         count: parked,
         purchasesAwaitingCard: parkedNow,
+        // `done`, or why the bench stopped waiting (`timeout`, `stalled`: parking.message says more).
+        parkingOutcome: parking.outcome,
+        parkingMessage: parking.message ?? null,
         checkoutFigures: parkedAnswers,
         rssMb: { base, afterNull, afterProduct },
         heaps,
@@ -798,6 +817,11 @@ function printTable(results: Record<string, unknown>): void {
   const p = results.parked as any;
   if (p) {
     console.log(`\nparked ${p.count}: RSS MB ${JSON.stringify(p.rssMb)}`);
+    if (p.parkingOutcome !== 'done') {
+      console.log(
+        `NOT COMPARABLE: ${p.purchasesAwaitingCard} of ${p.count} purchases reached the card wait (${p.parkingOutcome}: ${p.parkingMessage})`,
+      );
+    }
     console.log(
       `growth MB: null worker ${fmt(p.growthMb.nullWorker)}, product worker ${fmt(p.growthMb.productWorker)} (${p.growthMb.nullWorker ? (p.growthMb.productWorker / p.growthMb.nullWorker).toFixed(2) : '—'}× null), Temporal ${fmt(p.growthMb.temporalDuringNull)} / ${fmt(p.growthMb.temporalDuringProduct)}`,
     );
