@@ -828,7 +828,7 @@ function printTable(results: Record<string, unknown>): void {
     const steady = p.settledGrowthMb;
     if (steady)
       console.log(
-        `growth MB settled (a full GC, 10 s, the median of 5 reads): null worker ${fmt(steady.nullWorker)}, product worker ${fmt(steady.productWorker)} (${steady.nullWorker ? (steady.productWorker / steady.nullWorker).toFixed(2) : '—'}× null)`,
+        `growth MB settled (the memory goal's figure; a full GC, 10 s, the median of 5 reads): null worker ${fmt(steady.nullWorker)}, product worker ${fmt(steady.productWorker)} (${steady.nullWorker ? (steady.productWorker / steady.nullWorker).toFixed(2) : '—'}× null)`,
       );
     const collected = p.growthAfterGcMb;
     if (collected)
