@@ -3,6 +3,7 @@ import { loadConfig } from '../config';
 import { createSql } from '../db/client';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { buildApp } from './app';
+import { closePortal, PORTAL_CLOSE_GRACE_MS } from './close';
 
 // `tsx src/portal/server.ts`: the admin and portal HTTP API, the portal page and the Stripe webhook
 // receiver on BIND_HOST:PORTAL_PORT.
@@ -29,7 +30,12 @@ async function shutdown(signal: string) {
   closing = true;
   app.log.info({ signal }, 'shutting down');
   try {
-    await app.close();
+    const { forced } = await closePortal(app);
+    if (forced)
+      app.log.warn(
+        { graceMs: PORTAL_CLOSE_GRACE_MS },
+        'connections still open after the close grace were ended',
+      );
     await connection.close();
     await sql.end({ timeout: 5 });
   } finally {

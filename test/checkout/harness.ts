@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { PurchaseStatus } from '../../src/domain/purchase-states';
 import { buildApp } from '../../src/portal/app';
+import { closePortal } from '../../src/portal/close';
 import { signPayload } from '../../tools/stripe-emulator/index';
 import { call, newPack, newWorld, ok, uniqueName, type World } from '../catalog/helpers';
 import { type PurchaseEnvOptions, purchaseEnv } from '../support/purchase-env';
+import { StepTimer } from '../support/slow-steps';
 import { waitFor } from '../support/wait';
 
 /**
@@ -14,17 +16,26 @@ import { waitFor } from '../support/wait';
  * client, a test worker on its own task queue (the checkout starts purchases there), and a Stripe emulator
  * of this file's own whose webhooks are signed with STRIPE_WEBHOOK_SECRET and POSTed to this portal.
  */
+/** Every test has had its answers by the time its harness closes; what is still open is idle. */
+const HARNESS_CLOSE_GRACE_MS = 1_000;
+
 export async function portalHarness(options: PurchaseEnvOptions & { checkoutWaitMs?: number } = {}) {
-  const env = await purchaseEnv({ privateEmulator: true, ...options });
-  const app: FastifyInstance = await buildApp({
-    config: env.config,
-    sql: env.sql,
-    logger: process.env.PORTAL_TEST_LOGS === '1' ? { level: 'info' } : false,
-    temporal: env.temporal.client,
-    stripe: env.stripe,
-    checkoutWaitMs: options.checkoutWaitMs ?? 3_000,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  // Timed like purchaseEnv's close: a file once spent about 70 s outside its tests (slow-steps.ts).
+  const starting = new StepTimer('starting a portal harness');
+  const env = await starting.step('the purchase environment', () =>
+    purchaseEnv({ privateEmulator: true, ...options }),
+  );
+  const app: FastifyInstance = await starting.step('build the portal', () =>
+    buildApp({
+      config: env.config,
+      sql: env.sql,
+      logger: process.env.PORTAL_TEST_LOGS === '1' ? { level: 'info' } : false,
+      temporal: env.temporal.client,
+      stripe: env.stripe,
+      checkoutWaitMs: options.checkoutWaitMs ?? 3_000,
+    }),
+  );
+  await starting.step('listen', () => app.listen({ host: '127.0.0.1', port: 0 }));
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const webhookUrl = `${url}/v1/stripe/webhooks`;
   const secret = env.config.STRIPE_WEBHOOK_SECRET;
@@ -39,10 +50,15 @@ export async function portalHarness(options: PurchaseEnvOptions & { checkoutWait
       throw new Error(`${method} /_emulator${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   }
-  await emulator('POST', '/webhooks/endpoints', { url: webhookUrl, secret });
+  await starting.step('register the webhook endpoint', () =>
+    emulator('POST', '/webhooks/endpoints', { url: webhookUrl, secret }),
+  );
 
-  const world: World = await newWorld(app);
-  const pack = await newPack(app, world, { name: uniqueName('Power Pack'), credits: 500, price: 4000 });
+  const world: World = await starting.step('seed a world', () => newWorld(app));
+  const pack = await starting.step('seed a pack', () =>
+    newPack(app, world, { name: uniqueName('Power Pack'), credits: 500, price: 4000 }),
+  );
+  starting.report();
 
   /**
    * A customer of the world on `plan` with a portal token; `card` (a Stripe test token such as
@@ -180,8 +196,14 @@ export async function portalHarness(options: PurchaseEnvOptions & { checkoutWait
     signalsOf,
     confirmSetupIntentOnStripe,
     async close() {
-      await app.close();
-      await env.close();
+      const closing = new StepTimer('closing a portal harness');
+      try {
+        // Bounded: the emulator's webhook deliveries (fetch, keep-alive) once held a plain close 70 s.
+        await closing.step('close the portal', () => closePortal(app, HARNESS_CLOSE_GRACE_MS));
+        await closing.step('close the purchase environment', () => env.close());
+      } finally {
+        closing.report();
+      }
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * Times the steps of a test helper's teardown and says which were slow. Fresh-clone CI runs have seen a
- * test file take about 70 s outside its tests (a different file each run: sdk/refunds, then
- * checkout/refund-after-completion), with nothing in the log to say where; the next such run names the
- * step. Logging only: a slow step still succeeds, and the steps run exactly as before, in order.
+ * test file take about 70 s outside its tests (sdk/refunds, then checkout/refund-after-completion, then
+ * sdk/refunds again), with nothing in the log to say where. Timing the portal harness too named it: its
+ * close waited on keep-alive connections (now bounded, src/portal/close.ts). Logging only: a slow step still succeeds, and the steps run exactly as before, in order.
  */
 export class StepTimer {
   private readonly steps: { name: string; ms: number }[] = [];
